@@ -1,0 +1,61 @@
+"""Losses: a per-sample term plus how the terms over a batch combine.
+
+Defining each loss per sample is what lets the compiler trace one sample's
+graph and replay it over a whole batch.
+"""
+from .engine import total
+
+
+def squared_error(out, y):
+    """Sum over outputs of (out - y)^2."""
+    return total((o - t) ** 2 for o, t in zip(out, y))
+
+
+def hinge(out, y):
+    """max(0, 1 - y * out), the micrograd demo's max-margin loss; y in {-1, +1}."""
+    return total((1 + -t * o).relu() for o, t in zip(out, y))
+
+
+def bce_logits(out, y):
+    """Binary cross-entropy on a logit z, y in {0, 1}: softplus(z) - y*z.
+
+    Equal to -y log(sigmoid z) - (1-y) log(1 - sigmoid z), without ever
+    forming sigmoid(z), so it stays finite for any finite z.
+    """
+    return total(o.softplus() - t * o for o, t in zip(out, y))
+
+
+# name -> (per-sample loss, "mean" or "sum" over the batch, targets for two classes)
+LOSSES = {
+    "mse": (squared_error, "mean", (-1.0, 1.0)),
+    "sse": (squared_error, "sum", (-1.0, 1.0)),  # the blog's sum of squared errors
+    "hinge": (hinge, "mean", (-1.0, 1.0)),
+    "bce": (bce_logits, "mean", (0.0, 1.0)),
+}
+
+
+def l1(params):
+    return total(abs(p) for p in params)
+
+
+def l2(params):
+    return total(p * p for p in params)
+
+
+def batch_loss(name, outs, ys):
+    """Combine per-sample losses: `outs` one list of output Values per sample, `ys` one list of targets."""
+    fn, reduce, _ = LOSSES[name]
+    terms = [fn(o, y) for o, y in zip(outs, ys)]
+    return total(terms) * (1.0 / len(terms)) if reduce == "mean" else total(terms)
+
+
+def objective(model, X, ys, loss="mse", l1_weight=0.0, l2_weight=0.0):
+    """The full training objective on a batch: data loss plus the weighted penalties."""
+    obj = batch_loss(loss, [model(x) for x in X], ys)
+    if l2_weight:
+        obj = obj + l2_weight * l2(model.parameters())
+    if l1_weight:
+        obj = obj + l1_weight * l1(model.parameters())
+    return obj
+
+
