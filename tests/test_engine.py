@@ -295,3 +295,14 @@ def test_random_graphs_match_finite_differences(xs, program):
     for leaf, n in zip(leaves, num):
         # relu kinks can fall within H of a point; those few need the looser bound
         assert leaf.grad == pytest.approx(n, rel=1e-5, abs=1e-5) or abs(leaf.grad - n) < 0.5 * abs(n) + 1
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "linear"])
+def test_numpy_predict_matches_the_value_engine(act):
+    from micrograd.predict import predict
+
+    model = MLP(2, [5, 3, 1], [act, act, act], bias_init="uniform", seed=5)
+    X = [[0.3, -0.7], [2.5, 1.0], [-40.0, 3.0]]
+    ours = predict(model.weights(), model.activations, X)
+    for row, x in zip(ours, X):
+        assert row[0] == pytest.approx(model(x)[0].data, rel=1e-12, abs=1e-12)
