@@ -21,7 +21,7 @@ from .losses import LOSSES, batch_loss, l1, l2
 from .nn import ACTIVATIONS, BIAS_INITS, MLP
 from .optim import OPTIMIZERS, SCHEDULES, Schedule
 
-ENGINES = ("value",)
+ENGINES = ("compiled", "value")  # compiled: micrograd.compiled; value: the reference engine
 
 # Stop reasons, as shown to the user.
 TOLERANCE = "tolerance reached"
@@ -56,7 +56,7 @@ class Config:
     tolerance: float = 0.0  # stop once the train loss is at or below it; 0: never
     evals: int = 1
     seed: int = 0
-    engine: str = "value"
+    engine: str = "compiled"
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -165,6 +165,7 @@ class ValueEngine:
     """The reference engine: builds the `Value` graph of every sample, every step."""
 
     name = "value"
+    fallback_reason = None
 
     def __init__(self, model, cfg):
         self.model, self.cfg = model, cfg
@@ -197,6 +198,16 @@ class ValueEngine:
 
 
 def make_engine(model, cfg):
+    """The engine cfg.engine names. The compiled one falls back to the `Value` engine
+    for what it cannot compile; `engine.fallback_reason` then says why (else None)."""
+    if cfg.engine == "compiled":
+        from .compiled import CompiledEngine, Unsupported
+        try:
+            return CompiledEngine(model, cfg)
+        except Unsupported as e:
+            engine = ValueEngine(model, cfg)
+            engine.fallback_reason = f"compiled engine unavailable, using the reference engine: {e}"
+            return engine
     return ValueEngine(model, cfg)
 
 

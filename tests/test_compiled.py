@@ -1,0 +1,216 @@
+"""The compiled engine against the `Value` engine: same losses, gradients, outputs, histories.
+
+Tolerance: relative 1e-12, plus an absolute 1e-12 x (largest magnitude in the
+compared array). Both engines add the same terms in different orders (BLAS dot
+products and numpy's pairwise sums vs Python's left-to-right), so each entry
+differs by a few ulps *of the terms it sums*. A gradient entry that is a small
+difference of large terms (a weight whose per-sample contributions cancel)
+therefore has an error relative to the array's scale, not to its own size;
+a purely relative check would fail on cancellation, not on a wrong gradient.
+"""
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from micrograd import Value, dot
+from micrograd.compiled import CompiledEngine, Program, Unsupported
+from micrograd.data import make_dataset, split
+from micrograd.losses import LOSSES
+from micrograd.nn import ACTIVATIONS, MLP, Module
+from micrograd.train import ENGINES, Config, Trainer, ValueEngine, make_engine
+
+RTOL = 1e-12
+
+
+def close(a, b, rtol=RTOL):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    scale = float(np.max(np.abs(b))) if b.size else 0.0
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale)
+
+
+def batch(cfg, n, seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    X = scale * rng.normal(size=(n, cfg.inputs))
+    neg, pos = cfg.targets()
+    Y = np.where(rng.random((n, 1)) > 0.5, pos, neg) if cfg.loss != "mse" or seed % 2 else rng.normal(size=(n, 1))
+    return X, Y
+
+
+def both(cfg, model=None):
+    model = model or cfg.model()
+    theta = np.array([p.data for p in model.parameters()])
+    return ValueEngine(model, cfg), CompiledEngine(model, cfg), theta
+
+
+def assert_same(cfg, X, Y, model=None, theta=None):
+    ref, comp, theta0 = both(cfg, model)
+    theta = theta0 if theta is None else theta
+    l0, g0, o0 = ref.loss_and_grad(theta, X, Y)
+    l1, g1, o1 = comp.loss_and_grad(theta, X, Y)
+    close(l1, l0)
+    close(g1, g0)
+    close(o1, o0)
+    assert o1.shape == o0.shape == (len(X), 1)
+    l2, o2 = comp.loss(theta, X, Y)
+    close(l2, l0)
+    close(o2, o0)
+    return comp
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_every_activation_and_loss(act, loss):
+    cfg = Config(inputs=3, layers=[5, 4, 1], activations=[act, act, act], loss=loss, l2=1e-3, l1=2e-3,
+                 bias_init="uniform")
+    X, Y = batch(cfg, 11)
+    assert_same(cfg, X, Y)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 7, 64, 257])
+def test_every_batch_size(n):
+    cfg = Config(inputs=2, layers=[16, 16, 1], activations=["relu", "relu", "linear"], loss="hinge", l2=1e-4)
+    X, Y = batch(cfg, n, seed=n)
+    assert_same(cfg, X, Y)
+
+
+def test_big_batches_run_in_chunks():
+    cfg = Config(inputs=2, layers=[6, 1], activations=["tanh", "linear"], loss="mse", l2=0.01, l1=0.01)
+    X, Y = batch(cfg, 103)
+    ref, comp, theta = both(cfg)
+    comp.chunk = 10  # 11 chunks, the last one of 3
+    l0, g0, o0 = ref.loss_and_grad(theta, X, Y)
+    l1, g1, o1 = comp.loss_and_grad(theta, X, Y)
+    close(l1, l0), close(g1, g0), close(o1, o0)
+    close(comp.loss(theta, X, Y)[0], l0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(nin=st.integers(1, 5), sizes=st.lists(st.integers(1, 7), min_size=0, max_size=3),
+       acts=st.lists(st.sampled_from(ACTIVATIONS), min_size=4, max_size=4),
+       loss=st.sampled_from(sorted(LOSSES)), n=st.integers(1, 20), seed=st.integers(0, 2**16),
+       l1=st.sampled_from([0.0, 0.01]), l2=st.sampled_from([0.0, 1e-3]), bias=st.sampled_from(["zero", "uniform"]))
+def test_random_networks(nin, sizes, acts, loss, n, seed, l1, l2, bias):
+    layers = [*sizes, 1]
+    cfg = Config(inputs=nin, layers=layers, activations=acts[:len(layers)], loss=loss, l1=l1, l2=l2,
+                 bias_init=bias, seed=seed)
+    X, Y = batch(cfg, n, seed=seed, scale=2.0)
+    assert_same(cfg, X, Y)
+
+
+# -- models beyond the MLP: shared weights, permuted inputs, repeated rows ------------------
+
+class Odd(Module):
+    """Neurons sharing weights and reading their inputs in different orders: gathers, np.add.at."""
+
+    def __init__(self):
+        r = np.random.default_rng(3)
+        self.nin = 3
+        self.w = [Value(v) for v in r.uniform(-1, 1, 3)]
+        self.b = [Value(v) for v in r.uniform(-1, 1, 3)]
+        self.v = [Value(v) for v in r.uniform(-1, 1, 3)]
+        self.c = Value(0.1)
+
+    def __call__(self, x):
+        h = [dot(self.w, x, self.b[0]).tanh(), dot(self.w, x, self.b[1]).relu(), dot(self.w, x, self.b[0])]
+        h2 = [h[2], h[0], h[1]]  # read in another order than laid out
+        z = dot(self.v, h2, self.c)
+        z2 = dot([self.v[0], self.v[0], self.v[1]], [h[1], h[1], h[0]], self.c)  # repeated input row, weight
+        return [(z + z2 * 0.5 + h[0] * h[0]).sigmoid()]
+
+    def parameters(self):
+        return self.w + self.b + self.v + [self.c]
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_shared_weights_and_permuted_inputs(loss):
+    cfg = Config(inputs=3, layers=[3, 1], activations=["tanh", "linear"], loss=loss, l2=1e-2)
+    X, Y = batch(cfg, 9)
+    assert_same(cfg, X, Y, model=Odd())
+
+
+class Loose(MLP):
+    """An MLP that also multiplies its output by a parameter: not a neuron's weighted sum."""
+
+    def __init__(self):
+        super().__init__(2, [3, 1])
+        self.gain = Value(2.0)
+
+    def __call__(self, x):
+        return [super().__call__(x)[0] * self.gain]
+
+    def parameters(self):
+        return super().parameters() + [self.gain]
+
+
+def test_unsupported_models_fall_back_and_say_why():
+    cfg = Config(inputs=2, layers=[3, 1], activations=["relu", "linear"])
+    with pytest.raises(Unsupported, match="outside a weighted sum"):
+        CompiledEngine(Loose(), cfg)
+    engine = make_engine(Loose(), cfg)
+    assert isinstance(engine, ValueEngine)
+    assert "outside a weighted sum" in engine.fallback_reason
+    ok = make_engine(cfg.model(), cfg)
+    assert isinstance(ok, CompiledEngine) and ok.fallback_reason is None
+    assert make_engine(cfg.model(), dataclasses.replace(cfg, engine="value")).fallback_reason is None
+
+
+def test_the_compiled_engine_is_the_default():
+    assert ENGINES[0] == "compiled" and "value" in ENGINES
+    assert Config().engine == "compiled"
+    Config(engine="value").validate()
+
+
+def test_layers_fuse_into_one_matmul_each_and_blocks_are_views():
+    cfg = Config(inputs=2, layers=[16, 16, 1], activations=["relu", "relu", "linear"], loss="hinge")
+    prog = Program(cfg.model(), "hinge")
+    ops = [line.split(": ")[1] for line in prog.describe()]
+    assert ops.count("dot x16") == 2 and ops.count("dot x1") == 1 and ops.count("relu x16") == 2
+    # every layer reads the previous one as a view (no gathers), and every theta block is a view
+    assert "np.take" not in prog.source and "add.at" not in prog.source and "GR[" not in prog.source
+    assert prog.source.count("np.matmul") == 3 + 3 + 2  # forward, dW per layer, dX for hidden inputs
+
+
+def test_no_recompilation_per_step_and_buffers_per_batch_size():
+    cfg = Config(inputs=2, layers=[4, 1], activations=["tanh", "linear"], loss="mse", batch_size=8)
+    ds = make_dataset("moons", 40, seed=1)
+    t = Trainer(cfg, ds)
+    prog = t.engine.program
+    for _ in range(5):
+        t.step()
+    assert t.engine.program is prog and set(prog._bound) == {8}
+
+
+def test_tracing_leaves_the_value_class_as_it_was():
+    add = Value.__add__
+    Program(MLP(2, [3, 1]), "hinge")
+    assert Value.__add__ is add
+    assert (Value(1.0) + 2).data == 3.0
+
+
+@pytest.mark.parametrize("opt", [dict(optimizer="sgd"), dict(optimizer="sgd", momentum=0.9),
+                                 dict(optimizer="adam", lr=0.01)])
+@pytest.mark.parametrize("setup", [
+    dict(layers=[8, 8, 1], activations=["relu", "relu", "linear"], loss="hinge", l2=1e-4),
+    dict(layers=[6, 1], activations=["tanh", "tanh"], loss="mse", l1=1e-3, batch_size=7),
+    dict(layers=[5, 1], activations=["sigmoid", "linear"], loss="bce", batch_size=16),
+    dict(layers=[4, 4, 1], activations=["tanh", "tanh", "tanh"], loss="sse", lr=0.05, schedule="constant"),
+])
+def test_training_histories_match(setup, opt):
+    ds = make_dataset("moons", 60, seed=2)
+    train, test = split(ds, 0.25, seed=2)
+    runs = {}
+    for engine in ENGINES:
+        cfg = Config(epochs=12, seed=5, engine=engine, **{**dict(lr=0.5), **setup, **opt})
+        t = Trainer(cfg, train, test)
+        assert t.engine.name == engine
+        while not t.done:
+            t.step()
+        runs[engine] = t
+    a, b = runs["compiled"], runs["value"]
+    assert len(a.history) == len(b.history)
+    for key in ("train_loss", "test_loss", "train_metric", "test_metric"):
+        close([getattr(e, key) for e in a.history], [getattr(e, key) for e in b.history], 1e-11)
+    close(a.theta, b.theta, 1e-11)
+    close(a.grad, b.grad, 1e-11)
