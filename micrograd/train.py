@@ -211,13 +211,14 @@ def make_engine(model, cfg):
     return ValueEngine(model, cfg)
 
 
-def metric(task, outputs, y, targets):
-    """Accuracy (classification: output beyond the midpoint of the targets) or R^2."""
+def metric(task, outputs, y, targets, threshold=None):
+    """Accuracy (classification: output beyond `threshold`, by default the midpoint of the targets) or R^2."""
     if len(y) == 0:
         return None
     out = outputs[:, 0]
     if task == "classification":
-        return float(np.mean((out > sum(targets) / 2) == (y > 0.5)))
+        threshold = sum(targets) / 2 if threshold is None else threshold
+        return float(np.mean((out > threshold) == (y > 0.5)))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     ss_res = float(np.sum((y - out) ** 2))
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
@@ -242,6 +243,7 @@ class Trainer:
             lr=cfg.lr, schedule=Schedule(cfg.schedule, cfg.lr_end, cfg.decay_steps),
             **({"momentum": cfg.momentum} if cfg.optimizer == "sgd" else {}))
         self.targets = cfg.targets()
+        self.threshold = decision_threshold(cfg)
         self.train, self.test = train, test if test is not None and len(test) else None
         self.Y = self._targets(train)
         self.Ytest = self._targets(self.test) if self.test else None
@@ -286,7 +288,11 @@ class Trainer:
         total, outs, diverged = 0.0, np.empty((n, 1)), False
         for i in range(0, n, size):
             idx = order[i:i + size]
-            loss, grad, out = self.engine.loss_and_grad(self.theta, X[idx], Y[idx])
+            try:
+                loss, grad, out = self.engine.loss_and_grad(self.theta, X[idx], Y[idx])
+            except OverflowError:  # the Value engine raises where floats would overflow
+                total, diverged = math.inf, True
+                break
             total += loss * len(idx)
             outs[idx] = out
             if not math.isfinite(loss) or not np.isfinite(grad).all():
@@ -301,8 +307,11 @@ class Trainer:
                 break
         test_loss = test_metric = None
         if self.test is not None and not diverged:
-            test_loss, test_out = self.engine.loss(self.theta, self.test.X, self.Ytest)
-            test_metric = metric(self.task, test_out, self.test.y, self.targets)
+            try:
+                test_loss, test_out = self.engine.loss(self.theta, self.test.X, self.Ytest)
+                test_metric = metric(self.task, test_out, self.test.y, self.targets, self.threshold)
+            except OverflowError:
+                test_loss = math.inf
         self.epoch += 1
         self.elapsed += time.perf_counter() - t0
         train_loss = total / n
@@ -312,7 +321,7 @@ class Trainer:
             self.stop_reason = TOLERANCE
         elif self.epoch >= self.cfg.epochs:
             self.stop_reason = EXHAUSTED
-        train_metric = None if diverged else metric(self.task, outs, self.train.y, self.targets)
+        train_metric = None if diverged else metric(self.task, outs, self.train.y, self.targets, self.threshold)
         rec = Epoch(self.run, self.epoch, train_loss, test_loss, train_metric, test_metric,
                     lr, self.elapsed, self.stop_reason)
         self.history.append(rec)
@@ -401,3 +410,12 @@ def summarize(histories):
         "epochs_to_tolerance": stats(reached),
         "converged": len(reached) / len(finals) if finals else 0.0,
     }
+
+
+def decision_threshold(cfg):
+    """Outputs above this are class 1: the midpoint of the two targets, except under bce,
+    whose output is a logit (p = sigmoid(z) > 0.5 exactly when z > 0)."""
+    if cfg.loss == "bce":
+        return 0.0
+    neg, pos = cfg.targets()
+    return (neg + pos) / 2
