@@ -1,0 +1,386 @@
+"""The model file: round trips, the documented loader, atomic writes, decimation, bad files."""
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from micrograd import modelfile
+from micrograd.data import make_dataset, split
+from micrograd.modelfile import ModelFileError
+from micrograd.train import Config, Epoch, Session, Trainer
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "model-format.md"
+
+
+@pytest.fixture(scope="module")
+def trained():
+    ds = make_dataset("moons", 40, 0.1, 0)
+    train, test = split(ds, 0.25, 0)
+    cfg = Config(layers=[5, 4, 1], activations=["relu", "tanh", "linear"], epochs=4)
+    t = Trainer(cfg, train, test)
+    while not t.done:
+        t.step()
+    return t, ds
+
+
+@pytest.fixture
+def saved(trained, tmp_path):
+    t, ds = trained
+    path = tmp_path / "model.json"
+    modelfile.save_trainer(path, t, ds)
+    return path
+
+
+def good_doc(saved):
+    return json.loads(saved.read_text())
+
+
+# --- round trips ---------------------------------------------------------------
+
+def test_round_trip_is_exact(trained, saved):
+    t, ds = trained
+    m = modelfile.load(saved)
+    for (W, b), (W0, b0) in zip(m.weights, t.weights()):
+        assert W.dtype == np.float64 and W.shape == W0.shape
+        assert np.array_equal(W, W0) and np.array_equal(b, b0)  # bit for bit
+    assert m.config == t.cfg
+    assert m.data["task"] == "classification" and m.data["dataset"] == "moons"
+    assert m.data["features"] == ["x1", "x2"] and m.classes == ["0", "1"]
+    assert m.metrics["epoch"] == 4 and m.metrics["stop"] == "epochs exhausted"
+    assert m.metrics["train_loss"] == t.history[-1].train_loss
+    assert m.history["train_loss"] == [e.train_loss for e in t.history]
+    assert m.history["epoch"] == [1, 2, 3, 4]
+    assert m.parameter_count == len(t.theta)
+
+
+def test_awkward_floats_round_trip(tmp_path):
+    cfg = Config(inputs=1, layers=[1], activations=["linear"])
+    odd = [0.1, 1 / 3, 5e-324, 1.7976931348623157e308, -2.2250738585072014e-308, -0.0]
+    for v in odd:
+        modelfile.save(tmp_path / "f.json", [([[v]], [v])], cfg)
+        W, b = modelfile.load(tmp_path / "f.json").weights[0]
+        assert W[0, 0] == v and np.signbit(W[0, 0]) == np.signbit(v)
+
+
+def test_predictions_match_trainer_and_mlp(trained, saved):
+    t, ds = trained
+    m = modelfile.load(saved)
+    np.testing.assert_allclose(m.predict(ds.X), t.predict(ds.X), rtol=1e-12, atol=1e-12)
+    mlp = m.to_mlp()
+    outs = np.array([[o.data for o in mlp(x)] for x in ds.X.tolist()])
+    np.testing.assert_allclose(outs, t.predict(ds.X), rtol=1e-12, atol=1e-12)
+    assert m.predict(ds.X[0]).shape == (1, 1)  # one sample
+    cls = m.classify(ds.X)
+    assert set(cls) <= {0, 1}
+    assert m.class_names(ds.X[:3]) == [m.classes[k] for k in cls[:3]]
+
+
+def test_save_accepts_model_mlp_and_weight_lists(trained, tmp_path):
+    t, ds = trained
+    m = modelfile.load(modelfile.save_trainer(tmp_path / "a.json", t, ds))
+    modelfile.save(tmp_path / "b.json", m)  # a loaded Model re-saves identically
+    assert (tmp_path / "a.json").read_text() == (tmp_path / "b.json").read_text()
+    mlp = t.sync_model()
+    modelfile.save(tmp_path / "c.json", mlp, t.cfg.to_dict())
+    assert all(np.array_equal(W, W0) for (W, _), (W0, _) in
+               zip(modelfile.load(tmp_path / "c.json").weights, t.weights()))
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path):
+    cfg = Config(inputs=1, layers=[1], activations=["linear"])
+    with pytest.raises(ModelFileError, match=r"parameters\[0\]\.weights\[0\]\[0\]: .*finite"):
+        modelfile.save(tmp_path / "x.json", [([[float("nan")]], [0.0])], cfg)
+    with pytest.raises(ModelFileError, match=r"parameters\[0\]\.weights"):
+        modelfile.save(tmp_path / "x.json", [([[1.0, 2.0]], [0.0])], cfg)
+    assert not os.listdir(tmp_path)
+
+
+def test_diverged_history_saves_nulls(tmp_path):
+    cfg = Config(inputs=1, layers=[1], activations=["linear"])
+    hist = [Epoch(0, 1, 0.5, None, 0.1, None, 0.1, 0.01),
+            Epoch(0, 2, float("inf"), None, None, None, 0.1, 0.02, "diverged at epoch 2")]
+    modelfile.save(tmp_path / "d.json", [([[1.0]], [0.0])], cfg, history=hist,
+                   metrics={"train_loss": float("nan")})
+    m = modelfile.load(tmp_path / "d.json")
+    assert m.history["train_loss"] == [0.5, None]
+    assert m.metrics["train_loss"] is None
+
+
+def test_evals_summary_is_saved(tmp_path):
+    ds = make_dataset("xor", 20, 0.1, 0)
+    s = Session(Config(layers=[3, 1], activations=["tanh", "linear"], epochs=2, evals=3), ds)
+    for _ in s.run():
+        pass
+    modelfile.save_trainer(tmp_path / "s.json", s.runs[1], ds, s.summary())
+    m = modelfile.load(tmp_path / "s.json")
+    assert m.metrics["summary"]["runs"] == 3 and m.metrics["run"] == 1 and m.metrics["seed"] == 1
+
+
+# --- the documented numpy loader -----------------------------------------------
+
+def doc_loader():
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("## Loading it in plain numpy", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert len(code.splitlines()) <= 22, "the documented loader should stay short"
+    ns = {}
+    exec(compile(code, str(DOC), "exec"), ns)
+    return ns["load_model"]
+
+
+@pytest.mark.parametrize("acts", [["relu", "tanh", "linear"], ["sigmoid", "linear", "tanh"]])
+def test_documented_numpy_loader_matches(tmp_path, acts):
+    ds = make_dataset("circles", 30, 0.1, 1)
+    t = Trainer(Config(layers=[4, 3, 1], activations=acts, epochs=2, bias_init="uniform"), ds)
+    t.step()
+    path = modelfile.save_trainer(tmp_path / "m.json", t, ds)
+    predict = doc_loader()(path)
+    ours = modelfile.load(path).predict(ds.X)[:, 0]
+    theirs = np.array([predict(x) for x in ds.X])
+    np.testing.assert_allclose(theirs, ours, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(theirs, t.predict(ds.X)[:, 0], rtol=1e-12, atol=1e-12)
+
+
+# --- atomic writes -------------------------------------------------------------
+
+@pytest.mark.parametrize("fail_at", ["write", "fsync", "replace", "interrupt"])
+def test_failed_save_leaves_old_file_and_no_temp(trained, saved, monkeypatch, fail_at):
+    t, ds = trained
+    before = saved.read_bytes()
+    t2 = Trainer(Config(layers=[5, 4, 1], activations=["relu", "tanh", "linear"], epochs=1, seed=7), t.train)
+    t2.step()
+
+    class Boom(Exception):
+        pass
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt if fail_at == "interrupt" else Boom(fail_at)
+
+    if fail_at == "write":  # the disk fills up halfway through the text
+        real_fdopen = os.fdopen
+
+        def fdopen(fd, *a, **k):
+            f = real_fdopen(fd, *a, **k)
+            orig = f.write
+
+            def write(text):
+                orig(text[: len(text) // 2])
+                f.flush()
+                raise OSError(28, "No space left on device")
+            f.write = write
+            return f
+        monkeypatch.setattr(modelfile.os, "fdopen", fdopen)
+    elif fail_at in ("fsync", "interrupt"):
+        monkeypatch.setattr(modelfile.os, "fsync", boom)
+    else:
+        monkeypatch.setattr(modelfile.os, "replace", boom)
+    with pytest.raises((Boom, KeyboardInterrupt, OSError)):
+        modelfile.save_trainer(saved, t2, ds)
+    monkeypatch.undo()
+    assert saved.read_bytes() == before
+    assert os.listdir(saved.parent) == ["model.json"]
+    modelfile.load(saved)
+
+
+def test_failed_first_save_leaves_nothing(trained, tmp_path, monkeypatch):
+    monkeypatch.setattr(modelfile.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(5, "I/O error")))
+    with pytest.raises(OSError):
+        modelfile.save_trainer(tmp_path / "new.json", *trained)
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_keeps_permissions_of_existing_file(saved, trained):
+    os.chmod(saved, 0o640)
+    modelfile.save_trainer(saved, *trained)
+    assert (os.stat(saved).st_mode & 0o777) == 0o640
+
+
+# --- decimation ----------------------------------------------------------------
+
+def test_decimation_keeps_first_last_evenly_spaced(tmp_path):
+    n = 25_003
+    hist = {"epoch": list(range(1, n + 1)), "train_loss": [1.0 / k for k in range(1, n + 1)],
+            "test_loss": [None] * n}
+    cfg = Config(inputs=1, layers=[1], activations=["linear"], epochs=n)
+    modelfile.save(tmp_path / "h.json", [([[1.0]], [0.0])], cfg, history=hist)
+    h = modelfile.load(tmp_path / "h.json").history
+    ep = h["epoch"]
+    assert len(ep) == modelfile.MAX_HISTORY == len(h["train_loss"]) == len(h["test_loss"])
+    assert ep[0] == 1 and ep[-1] == n
+    assert all(b > a for a, b in zip(ep, ep[1:]))
+    gaps = np.diff(ep)
+    assert gaps.min() >= 2 and gaps.max() <= 3  # 25003 / 10000: evenly spaced
+    assert h["train_loss"] == [1.0 / k for k in ep]  # columns stay aligned
+
+
+def test_short_history_not_decimated():
+    h = {"epoch": list(range(10_000))}
+    assert modelfile.decimate(h) is h
+
+
+# --- bad files -----------------------------------------------------------------
+
+def mutate(doc, fn):
+    fn(doc)
+    return doc
+
+
+BAD_DOCS = [  # (id, mutation of a good document, text the message must contain)
+    ("not-object", lambda d: [1, 2], "document: expected a JSON object"),
+    ("no-format", lambda d: mutate(d, lambda d: d.pop("format")), "format"),
+    ("wrong-format", lambda d: mutate(d, lambda d: d.update(format="keras")), "format: expected 'micrograd-model'"),
+    ("version-2", lambda d: mutate(d, lambda d: d.update(version=2)), "version: unsupported version 2"),
+    ("version-str", lambda d: mutate(d, lambda d: d.update(version="1")), "version: expected an integer"),
+    ("unknown-top", lambda d: mutate(d, lambda d: d.update(extra=1)), "extra: unknown field"),
+    ("no-params", lambda d: mutate(d, lambda d: d.pop("parameters")), "parameters: missing"),
+    ("arch-not-object", lambda d: mutate(d, lambda d: d.update(architecture=[])), "architecture: expected an object"),
+    ("inputs-bool", lambda d: mutate(d, lambda d: d["architecture"].update(inputs=True)),
+     "architecture.inputs: expected an integer"),
+    ("inputs-huge", lambda d: mutate(d, lambda d: d["architecture"].update(inputs=10**9)),
+     "architecture.inputs: must be 1..64"),
+    ("width-huge", lambda d: mutate(d, lambda d: d["architecture"]["layers"][0].update(size=100000)),
+     "architecture.layers[0].size: must be 1..64"),
+    ("too-many-layers", lambda d: mutate(d, lambda d: d["architecture"].update(
+        layers=[{"size": 1, "activation": "relu"}] * 1000)), "architecture.layers: expected 1..9 layers"),
+    ("bad-activation", lambda d: mutate(d, lambda d: d["architecture"]["layers"][1].update(activation="gelu")),
+     "architecture.layers[1].activation"),
+    ("output-size", lambda d: mutate(d, lambda d: d["architecture"]["layers"][2].update(size=2)),
+     "architecture.layers[2].size: the output layer must have 1 neuron"),
+    ("params-count", lambda d: mutate(d, lambda d: d["parameters"].pop()),
+     "parameters: expected 3 layers"),
+    ("rows-missing", lambda d: mutate(d, lambda d: d["parameters"][1]["weights"].pop()),
+     "parameters[1].weights: expected 4 rows of 5 numbers"),
+    ("row-short", lambda d: mutate(d, lambda d: d["parameters"][1]["weights"][2].pop()),
+     "parameters[1].weights: expected 4 rows of 5 numbers (row 2 has 4)"),
+    ("weight-string", lambda d: mutate(d, lambda d: d["parameters"][0]["weights"][1].__setitem__(0, "0.5")),
+     "parameters[0].weights[1][0]: expected a number, got a string"),
+    ("weight-bool", lambda d: mutate(d, lambda d: d["parameters"][0]["weights"][1].__setitem__(1, True)),
+     "parameters[0].weights[1][1]: expected a number, got a boolean"),
+    ("weight-null", lambda d: mutate(d, lambda d: d["parameters"][0]["weights"][0].__setitem__(1, None)),
+     "parameters[0].weights[0][1]: expected a number, got null"),
+    ("biases-short", lambda d: mutate(d, lambda d: d["parameters"][2].update(biases=[])),
+     "parameters[2].biases: expected a list of 1 numbers"),
+    ("training-unknown", lambda d: mutate(d, lambda d: d["training"].update(colour="red")),
+     "training: unknown field 'colour'"),
+    ("training-type", lambda d: mutate(d, lambda d: d["training"].update(lr="fast")), "training.lr"),
+    ("training-range", lambda d: mutate(d, lambda d: d["training"].update(epochs=0)), "training.epochs"),
+    ("training-disagrees", lambda d: mutate(d, lambda d: d["training"].update(
+        activations=["relu", "relu", "linear"])), "training.activations: ['relu', 'relu', 'linear'] does not match"),
+    ("training-layers", lambda d: mutate(d, lambda d: d["training"].update(layers=[5, 5, 1])),
+     "training.layers"),
+    ("data-task", lambda d: mutate(d, lambda d: d["data"].update(task="ranking")), "data.task"),
+    ("data-features", lambda d: mutate(d, lambda d: d["data"].update(features=["a"])), "data.features"),
+    ("history-ragged", lambda d: mutate(d, lambda d: d["history"]["lr"].pop()), "history.lr: has 3 points"),
+    ("history-unknown", lambda d: mutate(d, lambda d: d["history"].update(foo=[1, 2, 3, 4])), "history.foo"),
+    ("history-text", lambda d: mutate(d, lambda d: d["history"]["train_loss"].__setitem__(2, "x")),
+     "history.train_loss[2]: expected a number or null"),
+    ("metrics-deep", lambda d: mutate(d, lambda d: d["metrics"].update(deep=json.loads("[" * 40 + "]" * 40))),
+     "metrics.deep"),
+]
+
+
+@pytest.mark.parametrize("mutation,expect", [b[1:] for b in BAD_DOCS], ids=[b[0] for b in BAD_DOCS])
+def test_bad_document_is_refused_naming_the_field(saved, mutation, expect):
+    doc = mutation(good_doc(saved))
+    saved.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError) as e:
+        modelfile.load(saved)
+    msg = str(e.value)
+    assert expect in msg, msg
+    assert msg.startswith(str(saved)) and "\n" not in msg
+
+
+def _text_edit(saved, old, new, count=1):
+    text = saved.read_text()
+    assert old in text
+    saved.write_text(text.replace(old, new, count))
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400", "-1e999"])
+def test_non_finite_numbers_refused_with_field(saved, literal):
+    doc = good_doc(saved)
+    w = doc["parameters"][1]["weights"][3][2]
+    _text_edit(saved, repr(w), literal)
+    with pytest.raises(ModelFileError, match=re.escape(f"parameters[1].weights[3][2]: {literal} is not a finite number")):
+        modelfile.load(saved)
+
+
+@pytest.mark.parametrize("block,key,literal", [("metrics", "train_loss", "NaN"), ("training", "lr", "1e400"),
+                                               ("data", "noise", "-Infinity"), ("history", "lr", "NaN")])
+def test_non_finite_elsewhere_refused(saved, block, key, literal):
+    doc = good_doc(saved)
+    if block == "history":
+        doc[block][key][1] = "@@"
+    else:
+        doc[block][key] = "@@"
+    saved.write_text(json.dumps(doc).replace('"@@"', literal))
+    with pytest.raises(ModelFileError, match=re.escape(f"{block}.{key}") + r".*" + f"{literal} is not a finite"):
+        modelfile.load(saved)
+
+
+@pytest.mark.parametrize("keep", [0.01, 0.5, 0.93, -2])
+def test_truncated_json(saved, keep):
+    text = saved.read_text()
+    saved.write_text(text[:keep] if isinstance(keep, int) else text[: int(len(text) * keep)])
+    with pytest.raises(ModelFileError, match="truncated JSON"):
+        modelfile.load(saved)
+
+
+def test_invalid_json_names_line(saved):
+    _text_edit(saved, '"version": 1', '"version": 1,,')
+    with pytest.raises(ModelFileError, match=r"line 3 column \d+: invalid JSON"):
+        modelfile.load(saved)
+
+
+def test_duplicate_key(saved):
+    _text_edit(saved, '"version": 1', '"version": 1, "version": 2')
+    with pytest.raises(ModelFileError, match="duplicate key 'version'"):
+        modelfile.load(saved)
+
+
+@pytest.mark.parametrize("depth", [5_000, 1_000_000])
+def test_deep_nesting_refused(tmp_path, depth):
+    p = tmp_path / "deep.json"
+    p.write_text('{"format": "micrograd-model", "version": 1, "metrics": ' + "[" * depth + "]" * depth + "}")
+    with pytest.raises(ModelFileError, match="nested too deeply"):
+        modelfile.load(p)
+
+
+def test_non_utf8(saved):
+    saved.write_bytes(saved.read_bytes().replace(b'"relu"', b'"r\xe9lu"', 1))
+    with pytest.raises(ModelFileError, match="line 7: not UTF-8"):
+        modelfile.load(saved)
+
+
+def test_missing_directory_empty_device(tmp_path):
+    with pytest.raises(ModelFileError, match="file not found"):
+        modelfile.load(tmp_path / "nope.json")
+    with pytest.raises(ModelFileError, match="is a directory"):
+        modelfile.load(tmp_path)
+    (tmp_path / "empty.json").write_text("  \n")
+    with pytest.raises(ModelFileError, match="empty"):
+        modelfile.load(tmp_path / "empty.json")
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(ModelFileError, match="not a regular file"):
+            modelfile.load("/dev/zero")
+
+
+def test_huge_file_refused_without_reading(tmp_path, monkeypatch):
+    p = tmp_path / "huge.json"
+    with open(p, "wb") as f:
+        f.truncate(100 * 1024 * 1024)  # sparse: no disk used
+    opened = []
+    monkeypatch.setattr("builtins.open", lambda *a, **k: opened.append(a) or pytest.fail("opened"))
+    t0 = time.perf_counter()
+    with pytest.raises(ModelFileError, match=r"100\.0 MB; a model file is at most 20 MB"):
+        modelfile.load(p)
+    assert time.perf_counter() - t0 < 1.0  # generous: the refusal is one stat() call
+    assert not opened
+
+
+def test_every_refusal_is_a_value_error(tmp_path):
+    assert issubclass(ModelFileError, ValueError)

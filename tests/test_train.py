@@ -1,0 +1,223 @@
+"""The training loop: Trainer steps, stop reasons, divergence, determinism, Session summaries."""
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from micrograd.data import CLASSIFICATION, DATASETS, make_dataset, split
+from micrograd.train import (ENGINES, EXHAUSTED, STOPPED, TOLERANCE, Config, Session, Trainer, _unflatten,
+                             decision_threshold, flatten, summarize)
+
+
+def config_for(ds, **kw):
+    base = dict(inputs=ds.X.shape[1], layers=[6, 1], activations=["tanh", "linear"])
+    if ds.task == "regression":
+        base.update(loss="mse", lr=0.05, schedule="constant")
+    base.update(kw)
+    return Config(**base)
+
+
+def run(trainer):
+    while not trainer.done:
+        trainer.step()
+    return trainer.history
+
+
+def no_elapsed(history):
+    return [dataclasses.replace(e, elapsed=0.0) for e in history]
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_builtin_dataset_trains(name):
+    ds = make_dataset(name, 30, 0.1, 0)
+    train, test = split(ds, 0.2, 0)
+    t = Trainer(config_for(ds, epochs=3), train, test)
+    hist = run(t)
+    assert [e.epoch for e in hist] == [1, 2, 3]
+    assert [e.stop for e in hist] == [None, None, EXHAUSTED]
+    for e in hist:
+        assert math.isfinite(e.train_loss) and math.isfinite(e.test_loss)
+        assert e.train_metric is not None and e.test_metric is not None
+        if name in CLASSIFICATION:
+            assert 0.0 <= e.train_metric <= 1.0
+    assert hist[-1].train_loss < hist[0].train_loss
+    assert t.predict(test.X).shape == (len(test), 1)
+
+
+def test_tolerance_stops_early():
+    ds = make_dataset("gaussian", 40, 0.1, 0)
+    t = Trainer(Config(tolerance=0.3, epochs=50), ds)
+    hist = run(t)
+    assert t.stop_reason == TOLERANCE == hist[-1].stop
+    assert len(hist) < 50
+    assert hist[-1].train_loss <= 0.3 < min(e.train_loss for e in hist[:-1])
+
+
+def test_session_summary_matches_histories():
+    ds = make_dataset("xor", 30, 0.1, 0)
+    train, test = split(ds, 0.2, 0)
+    cfg = Config(layers=[4, 1], activations=["tanh", "linear"], epochs=15, tolerance=0.6, evals=5)
+    s = Session(cfg, train, test)
+    epochs = list(s.run())
+    assert len(s.runs) == 5 and [t.seed for t in s.runs] == [0, 1, 2, 3, 4]
+    assert len(epochs) == sum(len(t.history) for t in s.runs)
+    finals = [t.history[-1] for t in s.runs]
+    summary = s.summary()
+    assert summary == summarize([t.history for t in s.runs])
+    assert summary["runs"] == 5
+    for key in ("train_loss", "test_loss", "train_metric", "test_metric"):
+        v = np.array([getattr(f, key) for f in finals])
+        assert summary[key] == pytest.approx({"mean": v.mean(), "std": v.std(), "min": v.min(), "max": v.max()})
+    reached = [f.epoch for f in finals if f.stop == TOLERANCE]
+    assert 0 < len(reached) < 5, "pick a tolerance some runs reach and some do not"
+    assert summary["converged"] == len(reached) / 5
+    assert summary["epochs_to_tolerance"]["min"] == min(reached)
+    assert summary["epochs_to_tolerance"]["max"] == max(reached)
+    assert summary["epochs_to_tolerance"]["mean"] == pytest.approx(np.mean(reached))
+
+
+def test_summary_without_tolerance():
+    s = summarize([[dataclasses.replace(Trainer(Config(epochs=1), make_dataset("moons", 10)).step())]])
+    assert s["converged"] == 0.0 and s["epochs_to_tolerance"] is None and s["test_loss"] is None
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy overflow inside the compiled engine
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("name,lr", [("plane", 1000.0), ("sine", 10.0)])
+def test_divergence_is_reported_and_parameters_stay_finite(name, lr, engine):
+    ds = make_dataset(name, 20, 0.1, 0)
+    t = Trainer(Config(inputs=ds.X.shape[1], layers=[4, 1], activations=["relu", "linear"], loss="mse",
+                       lr=lr, schedule="constant", epochs=100, engine=engine), ds)
+    before = None
+    while not t.done:
+        before = t.theta.copy()
+        e = t.step()
+    assert e.stop == t.stop_reason == f"diverged at epoch {e.epoch}"
+    assert e.epoch < 100
+    assert not math.isfinite(e.train_loss) and e.train_metric is None
+    assert np.isfinite(t.theta).all()
+    assert np.array_equal(t.theta, before)  # the last finite parameters, untouched
+    assert all(math.isfinite(h.train_loss) for h in t.history[:-1])
+    with pytest.raises(RuntimeError, match="diverged"):
+        t.step()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_same_config_same_history_bit_for_bit(engine):
+    ds = make_dataset("circles", 40, 0.1, 3)
+    train, test = split(ds, 0.25, 3)
+    cfg = Config(layers=[5, 5, 1], activations=["relu", "tanh", "linear"], batch_size=7, momentum=0.5,
+                 bias_init="uniform", epochs=4, seed=11, engine=engine)
+    a, b = Trainer(cfg, train, test), Trainer(Config.from_dict(cfg.to_dict()), train, test)
+    run(a), run(b)
+    assert no_elapsed(a.history) == no_elapsed(b.history)
+    assert np.array_equal(a.theta, b.theta)
+    c = Trainer(dataclasses.replace(cfg, seed=12), train, test)
+    run(c)
+    assert no_elapsed(c.history) != no_elapsed(a.history)
+
+
+def test_mini_batch_steps_per_epoch():
+    ds = make_dataset("moons", 40, 0.1, 0)
+    full = Trainer(Config(epochs=2, schedule="constant", lr=0.1), ds)
+    mini = Trainer(Config(epochs=2, schedule="constant", lr=0.1, batch_size=8), ds)
+    run(full), run(mini)
+    assert full.optimizer.t == 2 and mini.optimizer.t == 10
+    assert all(math.isfinite(e.train_loss) for e in mini.history)
+    assert not np.array_equal(full.theta, mini.theta)
+    odd = Trainer(Config(epochs=1, batch_size=16), ds)  # 16 + 16 + 8
+    odd.step()
+    assert odd.optimizer.t == 3
+
+
+def test_set_lr_takes_effect_on_next_step():
+    ds = make_dataset("moons", 20, 0.1, 0)
+    t = Trainer(Config(epochs=5, schedule="constant", lr=0.5), ds)
+    t.step()
+    t.set_lr(0.01)
+    before = t.theta.copy()
+    e = t.step()
+    assert e.lr == 0.01
+    np.testing.assert_array_equal(t.theta, before - 0.01 * t.grad)
+    with pytest.raises(ValueError):
+        t.set_lr(float("nan"))
+    with pytest.raises(ValueError):
+        t.set_lr(0.0)
+
+
+def test_stop_between_steps():
+    t = Trainer(Config(epochs=10), make_dataset("moons", 20))
+    t.step(), t.step()
+    t.stop()
+    assert t.done and t.stop_reason == STOPPED == t.history[-1].stop
+    assert len(t.history) == 2
+    with pytest.raises(RuntimeError, match="stopped by the user"):
+        t.step()
+    t.stop()  # idempotent
+    assert t.stop_reason == STOPPED
+
+
+def test_weights_snapshot_and_flatten():
+    ds = make_dataset("moons", 20)
+    cfg = Config(layers=[3, 2, 1], activations=["relu", "sigmoid", "linear"], epochs=2)
+    t = Trainer(cfg, ds)
+    t.step()
+    w = t.weights()
+    assert [W.shape for W, _ in w] == [(3, 2), (2, 3), (1, 2)] and [b.shape for _, b in w] == [(3,), (2,), (1,)]
+    assert np.array_equal(flatten(w), t.theta)
+    assert all(np.array_equal(a, b) for (A, B), (C, D) in zip(_unflatten(flatten(w), cfg), w)
+               for a, b in ((A, C), (B, D)))
+    snap = t.snapshot()
+    assert snap.epoch.epoch == 1 and len(snap.grads) == 3
+    snap.weights[0][0][0, 0] = 123.0  # a copy
+    assert t.weights()[0][0][0, 0] != 123.0
+    mlp = t.sync_model()
+    assert mlp.weights()[1][0] == w[1][0].tolist()
+
+
+def test_bce_accuracy_uses_the_logit_threshold():
+    # bce's output is a logit: class 1 when it is above 0, not above the 0.5 midpoint of its 0/1 targets.
+    ds = make_dataset("moons", 60, 0.3, 1)
+    cfg = Config(loss="bce", lr=0.3, schedule="constant", epochs=6)
+    assert decision_threshold(cfg) == 0.0
+    assert decision_threshold(Config()) == 0.0
+    assert decision_threshold(Config(loss="mse", activations=["relu", "relu", "sigmoid"])) == 0.5
+    t = Trainer(cfg, ds)
+    for _ in range(6):
+        out = t.predict(ds.X)[:, 0]
+        e = t.step()
+        assert e.train_metric == np.mean((out > 0) == (ds.y > 0.5))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_micrograd_demo_reaches_97_percent(engine):
+    # moons, 100 points, noise 0.1; 2-16-16-1 relu/linear; hinge + 1e-4 L2; full batch;
+    # SGD lr 1.0 -> 0.1 over 100 steps: Config's defaults are exactly the demo.
+    cfg = Config()
+    assert (cfg.layers, cfg.activations, cfg.loss, cfg.l2, cfg.batch_size, cfg.optimizer, cfg.lr,
+            cfg.schedule, cfg.lr_end, cfg.decay_steps, cfg.epochs) == \
+        ([16, 16, 1], ["relu", "relu", "linear"], "hinge", 1e-4, 0, "sgd", 1.0, "linear", 0.1, 100, 100)
+    ds = make_dataset("moons", 100, 0.1, 0)
+    t = Trainer(dataclasses.replace(cfg, engine=engine), ds)
+    assert t.engine.name == engine
+    hist = run(t)
+    assert len(hist) == 100 and hist[-1].stop == EXHAUSTED
+    assert hist[-1].train_metric >= 0.97
+    final = np.mean((t.predict(ds.X)[:, 0] > 0) == (ds.y > 0.5))  # at the final parameters
+    assert final >= 0.97
+    assert hist[-1].lr == pytest.approx(0.109)  # 1.0 decayed linearly towards 0.1
+
+
+@pytest.mark.parametrize("name", ["sine", "plane"])
+def test_regression_r2_improves(name):
+    ds = make_dataset(name, 40, 0.05, 0)
+    t = Trainer(config_for(ds, layers=[8, 1], epochs=40), ds)
+    hist = run(t)
+    assert hist[-1].train_metric > hist[0].train_metric + 0.3
+    assert hist[-1].train_metric > 0.5
+
+
+def test_trainer_refuses_mismatched_data():
+    with pytest.raises(ValueError, match="1 features but the network takes 2 inputs"):
+        Trainer(Config(), make_dataset("sine", 10))
