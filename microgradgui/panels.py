@@ -1,0 +1,516 @@
+"""The control column: data, network designer and training panels.
+
+Each panel shows a plain description (a data spec dict or a `Config`) and
+writes user input back through one signal; `sync(...)` refreshes the widgets
+with their own signals blocked, so a sync never echoes back as an edit.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from micrograd.data import CLASSIFICATION, DATASETS, MAX_SAMPLES
+from micrograd.losses import LOSSES
+from micrograd.nn import ACTIVATIONS, BIAS_INITS
+from micrograd.optim import OPTIMIZERS, SCHEDULES
+from micrograd.train import ENGINES, MAX_EPOCHS, MAX_EVALS, MAX_LAYERS, MAX_WIDTH
+
+MAX_GUI_SAMPLES = min(MAX_SAMPLES, 5000)  # the scalar engine: more is minutes per epoch
+SLOW_NODES_PER_EPOCH = 300_000  # about 0.3 s per epoch on the Value engine
+NODES_PER_SECOND = 1.0e6  # measured: moons 80 samples 2-16-16-1, 54k nodes, ~60 ms per epoch
+
+CLASS_COLORS = ("#e66101", "#1f78b4")  # class 0, class 1 (orange / blue, colour-blind safe)
+
+
+@contextmanager
+def signals_blocked(*objects):
+    """Block the Qt signals of `objects` inside the block (restores the previous state)."""
+    previous = [o.blockSignals(True) for o in objects]
+    try:
+        yield
+    finally:
+        for o, was in zip(objects, previous):
+            o.blockSignals(was)
+
+
+def _form():
+    form = QtWidgets.QFormLayout()
+    form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    form.setContentsMargins(6, 6, 6, 6)
+    form.setVerticalSpacing(4)
+    return form
+
+
+def _spin(lo, hi, name, tip, special=None):
+    w = QtWidgets.QSpinBox()
+    w.setRange(lo, hi)
+    w.setObjectName(name)
+    w.setToolTip(tip)
+    w.setKeyboardTracking(False)
+    if special:
+        w.setSpecialValueText(special)
+    return w
+
+
+def _dspin(lo, hi, decimals, step, name, tip, special=None):
+    w = QtWidgets.QDoubleSpinBox()
+    w.setRange(lo, hi)
+    w.setDecimals(decimals)
+    w.setSingleStep(step)
+    w.setObjectName(name)
+    w.setToolTip(tip)
+    w.setKeyboardTracking(False)
+    if special:
+        w.setSpecialValueText(special)
+    return w
+
+
+def _combo(items, name, tip):
+    w = QtWidgets.QComboBox()
+    w.addItems(list(items))
+    w.setObjectName(name)
+    w.setToolTip(tip)
+    return w
+
+
+def _set_combo(combo, text):
+    i = combo.findText(text)
+    if i >= 0:
+        combo.setCurrentIndex(i)
+
+
+# --- data ---------------------------------------------------------------------
+
+class DataPanel(QtWidgets.QGroupBox):
+    """Data set, its parameters and a small preview; emits the edited data spec."""
+
+    edited = QtCore.Signal(dict)  # the new data spec
+    importCsvRequested = QtCore.Signal()
+
+    CSV_ITEM = "imported CSV"
+
+    def __init__(self, parent=None):
+        super().__init__("Data", parent)
+        self.setObjectName("dataPanel")
+        self.spec = {}
+        self.dataset = _combo(DATASETS, "datasetCombo", "Built-in data set (or the imported CSV)")
+        self.samples = _spin(10, MAX_GUI_SAMPLES, "samplesSpin", "Number of points generated")
+        self.samples.setSingleStep(10)
+        self.noise = _dspin(0.0, 2.0, 2, 0.05, "noiseSpin", "Gaussian noise added to the points")
+        self.test_ratio = _dspin(0.0, 0.9, 2, 0.05, "testRatioSpin", "Share of points held out for testing")
+        self.seed = _spin(0, 2**31 - 1, "dataSeedSpin", "Seed of the generated points and of the split")
+        self.regenerate = QtWidgets.QPushButton("Regenerate")
+        self.regenerate.setObjectName("regenerateButton")
+        self.regenerate.setToolTip("Draw new points (next data seed)")
+        self.import_csv = QtWidgets.QPushButton("Import CSV…")
+        self.import_csv.setObjectName("importCsvButton")
+        self.import_csv.setToolTip("Train on your own data: numeric feature columns, label column last")
+        self.preview = QtWidgets.QLabel()
+        self.preview.setObjectName("dataPreview")
+        self.preview.setFixedSize(84, 84)
+        self.preview.setToolTip("Preview of the data set")
+        self.info = QtWidgets.QLabel()
+        self.info.setObjectName("dataInfo")
+        self.info.setWordWrap(True)
+
+        form = _form()
+        form.addRow("Data set", self.dataset)
+        form.addRow("Samples", self.samples)
+        form.addRow("Noise", self.noise)
+        form.addRow("Test ratio", self.test_ratio)
+        form.addRow("Seed", self.seed)
+        buttons = QtWidgets.QVBoxLayout()
+        buttons.addWidget(self.regenerate)
+        buttons.addWidget(self.import_csv)
+        buttons.addStretch(1)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.preview)
+        row.addLayout(buttons, 1)
+        form.addRow(row)
+        form.addRow(self.info)
+        self.setLayout(form)
+
+        self.dataset.currentTextChanged.connect(self._on_edit)
+        for w in (self.samples, self.seed):
+            w.valueChanged.connect(self._on_edit)
+        for w in (self.noise, self.test_ratio):
+            w.valueChanged.connect(self._on_edit)
+        self.regenerate.clicked.connect(self._on_regenerate)
+        self.import_csv.clicked.connect(self.importCsvRequested)
+
+    def _widgets(self):
+        return (self.dataset, self.samples, self.noise, self.test_ratio, self.seed)
+
+    def _on_edit(self, *_):
+        spec = dict(self.spec)
+        name = self.dataset.currentText()
+        if name != self.CSV_ITEM:
+            spec.pop("csv", None)
+            spec.update(dataset=name, samples=self.samples.value(), noise=round(self.noise.value(), 4),
+                        seed=self.seed.value())
+        spec["test_ratio"] = round(self.test_ratio.value(), 4)
+        spec["split_seed"] = self.seed.value()
+        self.edited.emit(spec)
+
+    def _on_regenerate(self):
+        if self.dataset.currentText() == self.CSV_ITEM:
+            self.seed.setValue(self.seed.value() + 1)  # a new split of the same file
+        else:
+            self.seed.setValue(self.seed.value() + 1)
+
+    def sync(self, spec, ds=None):
+        """Show `spec` (and preview the Dataset `ds` if given)."""
+        self.spec = dict(spec)
+        with signals_blocked(*self._widgets()):
+            csv = "csv" in spec
+            i = self.dataset.findText(self.CSV_ITEM)
+            if csv and i < 0:
+                self.dataset.addItem(self.CSV_ITEM)
+            elif not csv and i >= 0:
+                self.dataset.removeItem(i)
+            _set_combo(self.dataset, self.CSV_ITEM if csv else spec.get("dataset", "moons"))
+            if not csv:
+                self.samples.setValue(int(spec.get("samples", 100)))
+                self.noise.setValue(float(spec.get("noise", 0.1)))
+            self.test_ratio.setValue(float(spec.get("test_ratio", 0.2)))
+            self.seed.setValue(int(spec.get("split_seed", spec.get("seed", 0))))
+            self.samples.setEnabled(not csv)
+            self.noise.setEnabled(not csv)
+        if ds is not None:
+            self.preview.setPixmap(preview_pixmap(ds, self.preview.width()))
+            what = "classification" if ds.task == "classification" else "regression"
+            src = spec["csv"].rsplit("/", 1)[-1] if csv else spec.get("dataset", "")
+            self.info.setText(f"{src}: {len(ds)} points, {ds.X.shape[1]} feature(s), {what}")
+
+
+def preview_pixmap(ds, size):
+    """A tiny scatter of the data (first two features, or x against y for one feature)."""
+    pix = QtGui.QPixmap(size, size)
+    pix.fill(QtGui.QColor("white"))
+    X, y = ds.X, ds.y
+    if len(X) == 0:
+        return pix
+    if X.shape[1] >= 2:
+        px, py = X[:, 0], X[:, 1]
+    else:
+        px, py = X[:, 0], y
+    def norm(a):
+        lo, hi = float(np.min(a)), float(np.max(a))
+        return (a - lo) / (hi - lo) if hi > lo else np.full_like(a, 0.5)
+    pad = 5
+    u = pad + norm(px) * (size - 2 * pad)
+    v = size - pad - norm(py) * (size - 2 * pad)
+    p = QtGui.QPainter(pix)
+    p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+    p.setPen(QtCore.Qt.PenStyle.NoPen)
+    if ds.task == "classification":
+        colors = [QtGui.QColor(CLASS_COLORS[int(c > 0.5)]) for c in y]
+    elif X.shape[1] >= 2:
+        t = norm(y)
+        colors = [QtGui.QColor.fromRgbF(float(a), 0.3, float(1 - a)) for a in t]
+    else:
+        colors = [QtGui.QColor(CLASS_COLORS[1])] * len(y)
+    step = max(1, len(X) // 400)
+    for i in range(0, len(X), step):
+        p.setBrush(colors[i])
+        p.drawEllipse(QtCore.QPointF(u[i], v[i]), 1.8, 1.8)
+    p.setPen(QtGui.QColor("#999999"))
+    p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+    p.drawRect(0, 0, size - 1, size - 1)
+    p.end()
+    return pix
+
+
+# --- network designer -----------------------------------------------------------
+
+def parameter_count(inputs, layers):
+    return sum(nout * (nin + 1) for nin, nout in zip([inputs, *layers], layers))
+
+
+def nodes_per_sample(inputs, layers):
+    """Scalar `Value` nodes one sample's forward graph creates: per neuron a multiply and an add
+    per input, the bias, the activation; plus a few for the loss."""
+    return sum(nout * (2 * nin + 2) for nin, nout in zip([inputs, *layers], layers)) + 4
+
+
+class NetworkPanel(QtWidgets.QGroupBox):
+    """Hidden layers (neurons, activation), the output activation, size and cost estimates."""
+
+    edited = QtCore.Signal(list, list)  # layers (incl. the 1-neuron output), activations
+
+    def __init__(self, parent=None):
+        super().__init__("Network", parent)
+        self.setObjectName("networkPanel")
+        self.inputs, self.hidden, self.hidden_acts, self.output_act = 2, [], [], "linear"
+        self.batch = 80
+        self.rows_box = QtWidgets.QWidget()
+        self.rows = QtWidgets.QGridLayout(self.rows_box)
+        self.rows.setContentsMargins(0, 0, 0, 0)
+        self.rows.setVerticalSpacing(2)
+        self.add_layer = QtWidgets.QPushButton("+ Add hidden layer")
+        self.add_layer.setObjectName("addLayerButton")
+        self.add_layer.setToolTip(f"Append a hidden layer (at most {MAX_LAYERS})")
+        self.add_layer.clicked.connect(self._on_add)
+        self.output = _combo(ACTIVATIONS, "outputActivationCombo", "Activation of the output neuron")
+        self.output.currentTextChanged.connect(self._on_output)
+        self.inputs_label = QtWidgets.QLabel()
+        self.inputs_label.setObjectName("inputsLabel")
+        self.cost = QtWidgets.QLabel()
+        self.cost.setObjectName("costLabel")
+        self.cost.setWordWrap(True)
+        self.warning = QtWidgets.QLabel()
+        self.warning.setObjectName("slowWarning")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b35806; font-weight: bold;")
+
+        lay = QtWidgets.QVBoxLayout()
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setSpacing(4)
+        lay.addWidget(self.inputs_label)
+        lay.addWidget(self.rows_box)
+        lay.addWidget(self.add_layer)
+        out = QtWidgets.QHBoxLayout()
+        out.addWidget(QtWidgets.QLabel("Output: 1 neuron,"))
+        out.addWidget(self.output, 1)
+        lay.addLayout(out)
+        lay.addWidget(self.cost)
+        lay.addWidget(self.warning)
+        self.setLayout(lay)
+        self.row_widgets = []
+
+    # the rows are rebuilt from the description; cheap at <= 8 rows
+    def _rebuild_rows(self):
+        for ws in self.row_widgets:
+            for w in ws:
+                self.rows.removeWidget(w)
+                w.hide()
+                w.setParent(None)  # out of findChild() at once, not only after deleteLater runs
+                w.deleteLater()
+        self.row_widgets = []
+        for i, (n, act) in enumerate(zip(self.hidden, self.hidden_acts)):
+            label = QtWidgets.QLabel(f"Hidden {i + 1}")
+            minus = QtWidgets.QToolButton()
+            minus.setText("−")
+            minus.setObjectName(f"neuronsMinus{i}")
+            minus.setToolTip("One neuron fewer")
+            spin = _spin(1, MAX_WIDTH, f"neuronsSpin{i}", f"Neurons in hidden layer {i + 1} (1..{MAX_WIDTH})")
+            spin.setValue(n)
+            plus = QtWidgets.QToolButton()
+            plus.setText("+")
+            plus.setObjectName(f"neuronsPlus{i}")
+            plus.setToolTip("One neuron more")
+            combo = _combo(ACTIVATIONS, f"activationCombo{i}", f"Activation of hidden layer {i + 1}")
+            _set_combo(combo, act)
+            remove = QtWidgets.QToolButton()
+            remove.setText("✕")
+            remove.setObjectName(f"removeLayerButton{i}")
+            remove.setToolTip(f"Remove hidden layer {i + 1}")
+            minus.setEnabled(n > 1)
+            plus.setEnabled(n < MAX_WIDTH)
+            minus.clicked.connect(spin.stepDown)
+            plus.clicked.connect(spin.stepUp)
+            spin.valueChanged.connect(lambda v, i=i: self._on_neurons(i, v))
+            combo.currentTextChanged.connect(lambda a, i=i: self._on_activation(i, a))
+            remove.clicked.connect(lambda _=False, i=i: self._on_remove(i))
+            for col, w in enumerate((label, minus, spin, plus, combo, remove)):
+                self.rows.addWidget(w, i, col)
+            self.row_widgets.append((label, minus, spin, plus, combo, remove))
+        self.add_layer.setEnabled(len(self.hidden) < MAX_LAYERS)
+
+    def _emit(self):
+        self._update_cost()
+        self.edited.emit([*self.hidden, 1], [*self.hidden_acts, self.output_act])
+
+    def _on_add(self):
+        if len(self.hidden) >= MAX_LAYERS:
+            return
+        self.hidden.append(self.hidden[-1] if self.hidden else 8)
+        self.hidden_acts.append(self.hidden_acts[-1] if self.hidden_acts else "relu")
+        self._rebuild_rows()
+        self._emit()
+
+    def _on_remove(self, i):
+        del self.hidden[i], self.hidden_acts[i]
+        self._rebuild_rows()
+        self._emit()
+
+    def _on_neurons(self, i, v):
+        self.hidden[i] = v
+        _, minus, _, plus, _, _ = self.row_widgets[i]
+        minus.setEnabled(v > 1)
+        plus.setEnabled(v < MAX_WIDTH)
+        self._emit()
+
+    def _on_activation(self, i, act):
+        self.hidden_acts[i] = act
+        self._emit()
+
+    def _on_output(self, act):
+        self.output_act = act
+        self._emit()
+
+    def spin(self, i):
+        return self.row_widgets[i][2]
+
+    def sync(self, cfg, batch):
+        """Show the architecture of `cfg`; `batch` is the number of samples per step (for the cost)."""
+        self.inputs, self.batch = cfg.inputs, batch
+        hidden, acts = list(cfg.layers[:-1]), list(cfg.activations[:-1])
+        if hidden != self.hidden or acts != self.hidden_acts or not self.row_widgets and hidden:
+            self.hidden, self.hidden_acts = hidden, acts
+            self._rebuild_rows()
+        self.output_act = cfg.activations[-1]
+        with signals_blocked(self.output):
+            _set_combo(self.output, self.output_act)
+        self.inputs_label.setText(f"Inputs: {cfg.inputs}")
+        self._update_cost()
+
+    def _update_cost(self):
+        layers = [*self.hidden, 1]
+        params = parameter_count(self.inputs, layers)
+        nodes = nodes_per_sample(self.inputs, layers) * self.batch
+        self.cost.setText(f"{params:,} parameters · ~{nodes:,} scalar nodes per step")
+        if nodes > SLOW_NODES_PER_EPOCH:
+            self.warning.setText(f"Slow: about {nodes / NODES_PER_SECOND:.1f} s per step on the value engine. "
+                                 "Fewer neurons or a smaller batch train faster.")
+            self.warning.show()
+        else:
+            self.warning.hide()
+
+
+# --- training -------------------------------------------------------------------
+
+class TrainingPanel(QtWidgets.QGroupBox):
+    """Loss, optimizer, schedule, regularisation, run length, seed, engine; Train/Pause/Step/Reset."""
+
+    edited = QtCore.Signal(str, object)  # Config field, new value
+    newSeedRequested = QtCore.Signal()
+
+    def __init__(self, parent=None):
+        super().__init__("Training", parent)
+        self.setObjectName("trainingPanel")
+        self.loss = _combo(LOSSES, "lossCombo", "hinge: max-margin (micrograd demo) · mse/sse: squared error · "
+                                                "bce: cross-entropy on a logit")
+        self.optimizer = _combo(OPTIMIZERS, "optimizerCombo", "Update rule")
+        self.lr = _dspin(0.0001, 1000.0, 4, 0.01, "lrSpin", "Learning rate; a change while paused applies "
+                                                              "from the next epoch, no reset")
+        self.momentum = _dspin(0.0, 0.99, 2, 0.05, "momentumSpin", "SGD momentum")
+        self.schedule = _combo(SCHEDULES, "scheduleCombo", "constant, or linear decay to lr × end over N steps")
+        self.lr_end = _dspin(0.0, 1.0, 2, 0.05, "lrEndSpin", "Linear schedule: final rate as a fraction of lr")
+        self.decay_steps = _spin(1, MAX_EPOCHS, "decayStepsSpin", "Linear schedule: steps to the final rate")
+        self.l1 = _dspin(0.0, 10.0, 5, 0.0001, "l1Spin", "L1 penalty on every parameter")
+        self.l2 = _dspin(0.0, 10.0, 5, 0.0001, "l2Spin", "L2 penalty on every parameter")
+        self.batch = _spin(0, 1_000_000, "batchSpin", "Samples per step; full = the whole training set", "full")
+        self.epochs = _spin(1, MAX_EPOCHS, "epochsSpin", "Epochs per run")
+        self.tolerance = _dspin(0.0, 100.0, 4, 0.01, "toleranceSpin",
+                                "Stop a run once the train loss is at or below this", "off")
+        self.evals = _spin(1, MAX_EVALS, "evalsSpin", "Independent runs (seeds seed, seed+1, …) for statistics")
+        self.seed = _spin(0, 2**31 - 1, "seedSpin", "Seed of the initial weights; Reset keeps it")
+        self.new_seed = QtWidgets.QToolButton()
+        self.new_seed.setText("🎲 New")
+        self.new_seed.setObjectName("newSeedButton")
+        self.new_seed.setToolTip("Draw a new seed: new initial weights")
+        self.bias_init = _combo(BIAS_INITS, "biasInitCombo", "Initial biases: zero, or uniform in (-1, 1)")
+        self.engine = _combo(ENGINES, "engineCombo", "value: the reference scalar engine · "
+                                                     "compiled: the same maths, faster")
+
+        self.fields = {
+            "loss": self.loss, "optimizer": self.optimizer, "lr": self.lr, "momentum": self.momentum,
+            "schedule": self.schedule, "lr_end": self.lr_end, "decay_steps": self.decay_steps,
+            "l1": self.l1, "l2": self.l2, "batch_size": self.batch, "epochs": self.epochs,
+            "tolerance": self.tolerance, "evals": self.evals, "seed": self.seed,
+            "bias_init": self.bias_init, "engine": self.engine,
+        }
+        for name, w in self.fields.items():
+            if isinstance(w, QtWidgets.QComboBox):
+                w.currentTextChanged.connect(lambda v, n=name: self.edited.emit(n, v))
+            elif isinstance(w, QtWidgets.QDoubleSpinBox):
+                w.valueChanged.connect(lambda v, n=name: self.edited.emit(n, float(v)))
+            else:
+                w.valueChanged.connect(lambda v, n=name: self.edited.emit(n, int(v)))
+        self.new_seed.clicked.connect(self.newSeedRequested)
+
+        self.train_button = QtWidgets.QPushButton("▶ Train")
+        self.train_button.setObjectName("trainButton")
+        self.train_button.setToolTip("Train (Space)")
+        self.pause_button = QtWidgets.QPushButton("❚❚ Pause")
+        self.pause_button.setObjectName("pauseButton")
+        self.pause_button.setToolTip("Pause after the current epoch (Space)")
+        self.step_button = QtWidgets.QPushButton("Step")
+        self.step_button.setObjectName("stepButton")
+        self.step_button.setToolTip("Train exactly one epoch")
+        self.reset_button = QtWidgets.QPushButton("Reset")
+        self.reset_button.setObjectName("resetButton")
+        self.reset_button.setToolTip("Back to epoch 0 with the same initial weights")
+        self.train_button.setStyleSheet("font-weight: bold;")
+        self.epoch_label = QtWidgets.QLabel()
+        self.epoch_label.setObjectName("epochLabel")
+        self.rate_label = QtWidgets.QLabel()
+        self.rate_label.setObjectName("rateLabel")
+        self.rate_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setObjectName("progressBar")
+        self.progress.setTextVisible(True)
+
+        form = _form()
+        form.addRow("Loss", self.loss)
+        form.addRow("Optimizer", self.optimizer)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Momentum", self.momentum)
+        sched = QtWidgets.QHBoxLayout()
+        sched.addWidget(self.schedule, 1)
+        sched.addWidget(QtWidgets.QLabel("to ×"))
+        sched.addWidget(self.lr_end)
+        form.addRow("Schedule", sched)
+        form.addRow("Decay steps", self.decay_steps)
+        reg = QtWidgets.QHBoxLayout()
+        reg.addWidget(self.l1)
+        reg.addWidget(QtWidgets.QLabel("L2"))
+        reg.addWidget(self.l2)
+        form.addRow("L1", reg)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Tolerance", self.tolerance)
+        form.addRow("Evals", self.evals)
+        seed = QtWidgets.QHBoxLayout()
+        seed.addWidget(self.seed, 1)
+        seed.addWidget(self.new_seed)
+        form.addRow("Seed", seed)
+        form.addRow("Bias init", self.bias_init)
+        form.addRow("Engine", self.engine)
+        buttons = QtWidgets.QGridLayout()
+        buttons.addWidget(self.train_button, 0, 0)
+        buttons.addWidget(self.pause_button, 0, 1)
+        buttons.addWidget(self.step_button, 1, 0)
+        buttons.addWidget(self.reset_button, 1, 1)
+        form.addRow(buttons)
+        status = QtWidgets.QHBoxLayout()
+        status.addWidget(self.epoch_label, 1)
+        status.addWidget(self.rate_label)
+        form.addRow(status)
+        form.addRow(self.progress)
+        self.setLayout(form)
+
+    def sync(self, cfg):
+        widgets = list(self.fields.values())
+        with signals_blocked(*widgets):
+            for name, w in self.fields.items():
+                v = getattr(cfg, name)
+                if isinstance(w, QtWidgets.QComboBox):
+                    _set_combo(w, v)
+                else:
+                    w.setValue(v)
+        self.momentum.setEnabled(cfg.optimizer == "sgd")
+        linear = cfg.schedule == "linear"
+        self.lr_end.setEnabled(linear)
+        self.decay_steps.setEnabled(linear)
+
+    def set_running(self, running):
+        """While a worker trains, only the learning rate stays editable."""
+        for name, w in self.fields.items():
+            if name != "lr":
+                w.setEnabled(not running and (name != "momentum" or self.optimizer.currentText() == "sgd")
+                             and (name not in ("lr_end", "decay_steps") or self.schedule.currentText() == "linear"))
+        self.new_seed.setEnabled(not running)

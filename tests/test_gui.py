@@ -1,0 +1,446 @@
+"""The window, headless, through its real widgets and signals (pytest-qt).
+
+Every test waits on signals or conditions, never sleeps, and ends with no
+training thread running (tests/conftest.py checks).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+
+from microgradgui import worker as wk  # noqa: E402
+from microgradgui.window import MainWindow  # noqa: E402
+
+TIMEOUT = 20_000  # ms: generous, the machine is shared
+
+
+class FakeDialogs:
+    """Stands in for `window.dialogs`: returns preset paths, records messages, never blocks."""
+
+    def __init__(self):
+        self.open_paths, self.save_paths = [], []
+        self.errors, self.warnings = [], []
+
+    def open_path(self, title, filter, directory=""):
+        return self.open_paths.pop(0) if self.open_paths else None
+
+    def save_path(self, title, filter, suggested=""):
+        return self.save_paths.pop(0) if self.save_paths else None
+
+    def error(self, title, text):
+        self.errors.append((title, text))
+
+    def warning(self, title, text):
+        self.warnings.append((title, text))
+
+
+def make_window(qtbot, tmp_path, name="settings.ini"):
+    settings = QtCore.QSettings(str(tmp_path / name), QtCore.QSettings.Format.IniFormat)
+    w = MainWindow(settings=settings)
+    w.dialogs = FakeDialogs()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture
+def win(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path)
+    yield w
+    w.close()
+
+
+def small(win, epochs=None, hidden=4):
+    """Shrink the default network so tests run fast (through the real widgets)."""
+    panel = win.network_panel
+    while len(panel.hidden) > 1:
+        win.findChild(QtWidgets.QToolButton, f"removeLayerButton{len(panel.hidden) - 1}").click()
+    panel.spin(0).setValue(hidden)
+    if epochs is not None:
+        win.training_panel.epochs.setValue(epochs)
+
+
+def epoch_of(win):
+    return win.state.trainer.epoch
+
+
+def wait_idle(qtbot, win):
+    qtbot.waitUntil(lambda: not win.running, timeout=TIMEOUT)
+
+
+def theta(win):
+    return win.state.trainer.theta.copy()
+
+
+# --- construction ---------------------------------------------------------------------
+
+def test_object_names_and_actions(win):
+    for name in ("trainButton", "pauseButton", "stepButton", "resetButton"):
+        assert win.findChild(QtWidgets.QPushButton, name) is not None, name
+    for name in ("lossPlot", "weightHeatmap", "decisionPlot", "networkView"):
+        assert win.findChild(QtWidgets.QWidget, name) is not None, name
+    export = win.findChild(QtWidgets.QWidget.__mro__[0], "exportAction") or win.export_action
+    assert win.export_action.objectName() == "exportAction"
+    assert win.import_action.objectName() == "importAction"
+    assert export.shortcut().toString() == "Ctrl+E"
+    assert win.import_action.shortcut().toString() == "Ctrl+O"
+    assert win.export_action.toolTip() and win.import_action.toolTip()
+    # the default is ready to train: moons, 2-16-16-1, weights drawn
+    assert win.cfg.layers == [16, 16, 1]
+    assert win.network_view.neuron_count() == 2 + 16 + 16 + 1
+    assert win.decision_plot.grid_values() is not None
+    assert not win.running and win.pause_button.isEnabled() is False
+
+
+# --- designer -------------------------------------------------------------------------
+
+def test_editing_architecture_updates_diagram_and_heatmaps(win, qtbot):
+    panel = win.network_panel
+    add = win.findChild(QtWidgets.QPushButton, "addLayerButton")
+    add.click()
+    assert win.cfg.layers == [16, 16, 16, 1]
+    assert win.network_view.neuron_count() == 2 + 16 * 3 + 1
+    assert win.heatmaps.image_shapes() == [(16, 2), (16, 16), (16, 16), (1, 16)]
+    panel.spin(1).setValue(5)
+    assert win.cfg.layers == [16, 5, 16, 1]
+    assert win.network_view.link_count() == 2 * 16 + 16 * 5 + 5 * 16 + 16
+    assert win.heatmaps.image_shapes() == [(16, 2), (5, 16), (16, 5), (1, 16)]
+    win.findChild(QtWidgets.QToolButton, "neuronsPlus1").click()
+    assert win.cfg.layers[1] == 6
+    win.findChild(QtWidgets.QComboBox, "activationCombo0").setCurrentText("tanh")
+    assert win.cfg.activations[0] == "tanh"
+    win.findChild(QtWidgets.QComboBox, "outputActivationCombo").setCurrentText("tanh")
+    assert win.cfg.activations[-1] == "tanh"
+    win.findChild(QtWidgets.QToolButton, "removeLayerButton0").click()
+    assert win.cfg.layers == [6, 16, 1]
+    assert win.cfg.activations == ["relu", "relu", "tanh"]
+    assert win.heatmaps.image_shapes() == [(6, 2), (16, 6), (1, 16)]
+    assert win.network_view.neuron_count() == 2 + 6 + 16 + 1
+    # the parameter count follows
+    assert f"{6 * 3 + 16 * 7 + 17:,} parameters" in win.network_panel.cost.text()
+
+
+def test_limits_are_enforced_by_the_controls(win):
+    add = win.findChild(QtWidgets.QPushButton, "addLayerButton")
+    while add.isEnabled():
+        add.click()
+    assert len(win.cfg.layers) - 1 == 8
+    spin = win.network_panel.spin(0)
+    spin.setValue(1000)
+    assert spin.value() == 64 and win.cfg.layers[0] == 64
+    assert not win.findChild(QtWidgets.QToolButton, "neuronsPlus0").isEnabled()
+    assert win.network_panel.warning.isVisibleTo(win.network_panel)  # this network is slow
+    # removing every hidden layer leaves a single neuron: still a valid network
+    while win.network_panel.hidden:
+        win.findChild(QtWidgets.QToolButton, "removeLayerButton0").click()
+    assert win.cfg.layers == [1]
+    assert win.heatmaps.image_shapes() == [(1, 2)]
+
+
+# --- training -------------------------------------------------------------------------
+
+def test_train_grows_loss_curve_then_pause_step_reset(win, qtbot):
+    small(win, epochs=100_000)
+    initial = theta(win)
+    assert win.loss_plot.curve_length() == 0
+    win.train_button.click()
+    assert win.running and win.pause_button.isEnabled() and not win.train_button.isEnabled()
+    qtbot.waitUntil(lambda: win.loss_plot.curve_length() >= 3, timeout=TIMEOUT)
+    grown = win.loss_plot.curve_length()
+    qtbot.waitUntil(lambda: win.loss_plot.curve_length() > grown, timeout=TIMEOUT)
+    win.pause_button.click()
+    wait_idle(qtbot, win)
+    qtbot.waitUntil(lambda: win.loss_plot.curve_length() == epoch_of(win), timeout=TIMEOUT)
+    n = epoch_of(win)
+    assert n >= 4
+    assert "epoch" in win.training_panel.epoch_label.text()
+
+    # a learning-rate change while paused takes effect without a reset
+    win.training_panel.lr.setValue(0.25)
+    assert epoch_of(win) == n
+    win.step_button.click()
+    assert epoch_of(win) == n + 1
+    assert win.state.trainer.optimizer.lr == pytest.approx(0.25)
+    assert win.loss_plot.curve_length() == n + 1
+
+    # resume continues from where it paused
+    win.train_button.click()
+    qtbot.waitUntil(lambda: epoch_of(win) > n + 2, timeout=TIMEOUT)
+    win.reset_button.click()  # stops the worker, back to epoch 0
+    assert not win.running
+    assert epoch_of(win) == 0 and win.loss_plot.curve_length() == 0
+    np.testing.assert_array_equal(theta(win), initial)  # same initial weights
+
+    # a new seed draws new initial weights
+    win.training_panel.new_seed.click()
+    assert not np.array_equal(theta(win), initial)
+
+
+def test_space_toggles_training(win, qtbot):
+    small(win, epochs=100_000)
+    win.train_action.trigger()
+    assert win.running
+    qtbot.waitUntil(lambda: epoch_of(win) >= 1, timeout=TIMEOUT)
+    win.train_action.trigger()
+    wait_idle(qtbot, win)
+    assert win.train_action.shortcut().toString() == "Space"
+
+
+def test_run_ends_and_weights_follow(win, qtbot):
+    small(win, epochs=15)
+    before = [w.copy() for w, _ in win.state.trainer.weights()]
+    win.train_button.click()
+    wait_idle(qtbot, win)
+    assert epoch_of(win) == 15
+    assert win.loss_plot.curve_length() == 15
+    assert win.training_panel.progress.value() == win.training_panel.progress.maximum() == 15
+    assert not win.step_button.isEnabled()  # nothing left to step
+    win.tabs.setCurrentIndex(1)  # the heatmaps draw when shown
+    shown = win.heatmaps.displayed()
+    after = win.state.trainer.weights()
+    assert not np.array_equal(after[0][0], before[0])
+    for (W, b), (img, bias) in zip(after, shown):
+        np.testing.assert_allclose(img, W)
+        np.testing.assert_allclose(bias, b)
+    assert win.heatmaps.image_shapes() == [(4, 2), (1, 4)]
+    # Train again after the end starts a new session from the same weights
+    win.train_button.click()
+    wait_idle(qtbot, win)
+    assert epoch_of(win) == 15
+
+
+def test_heatmaps_show_gradients_toggle(win, qtbot):
+    small(win, epochs=3)
+    win.train_button.click()
+    wait_idle(qtbot, win)
+    win.tabs.setCurrentIndex(1)
+    win.grad_check.setChecked(True)
+    grads = win.state.trainer.snapshot().grads
+    for (G, g), (img, bias) in zip(grads, win.heatmaps.displayed()):
+        np.testing.assert_allclose(img, G)
+    win.grad_check.setChecked(False)
+
+
+def test_evals_view(win, qtbot):
+    small(win, epochs=6)
+    assert not win.tabs.isTabVisible(win.evals_tab)
+    win.training_panel.evals.setValue(3)
+    assert win.tabs.isTabVisible(win.evals_tab)
+    win.train_button.click()
+    wait_idle(qtbot, win)
+    assert win.state.finished
+    assert win.evals_view.run_count() == 3
+    assert win.evals_view.table.rowCount() > 0
+    assert win.training_panel.progress.value() == 18
+    assert "run 3/3" in win.training_panel.epoch_label.text()
+
+
+def test_divergence_stops_with_a_message_and_finite_weights(win, qtbot):
+    small(win, epochs=1000, hidden=8)
+    win.training_panel.loss.setCurrentText("sse")
+    win.training_panel.schedule.setCurrentText("constant")
+    win.training_panel.l2.setValue(0.0)
+    win.training_panel.lr.setValue(1000.0)
+    win.train_button.click()
+    wait_idle(qtbot, win)
+    stop = win.state.trainer.history[-1].stop
+    assert stop.startswith("diverged"), stop
+    assert win.dialogs.warnings and "diverged" in win.dialogs.warnings[0][1]
+    assert np.isfinite(win.state.trainer.theta).all()
+    assert win.decision_plot.grid_values() is not None
+
+
+def test_worker_exception_reaches_the_user(win, qtbot, monkeypatch):
+    small(win, epochs=100)
+
+    def boom(self):
+        raise RuntimeError("engine on fire")
+    monkeypatch.setattr(wk.RunState, "step", boom)
+    win.train_button.click()
+    wait_idle(qtbot, win)
+    qtbot.waitUntil(lambda: bool(win.dialogs.errors), timeout=TIMEOUT)
+    assert "engine on fire" in win.dialogs.errors[0][1]
+
+
+def test_worker_throttles_and_always_sends_the_last_epochs(qtbot):
+    from micrograd.data import make_dataset, split
+    from micrograd.train import Config
+    tr, te = split(make_dataset("moons", 40, 0.1, 0), 0.25, 0)
+    state = wk.RunState(Config(layers=[3, 1], activations=["relu", "linear"], epochs=60), tr, te)
+    updates = []
+    done = []
+    thread, worker = wk.start_worker(state, updates.append, done.append, lambda: done.append("end"),
+                                     max_emits_per_s=5)
+    qtbot.waitUntil(lambda: "end" in done, timeout=TIMEOUT)
+    epochs = [e.epoch for u in updates for e in u.epochs]
+    assert epochs == list(range(1, 61))  # every epoch exactly once, in order
+    assert len(updates) < 60  # batched
+    assert updates[-1].summary is not None and updates[-1].summary["runs"] == 1
+    assert all(u.snapshot is not None for u in updates)
+
+
+# --- files -----------------------------------------------------------------------------
+
+def test_export_import_round_trip(win, qtbot, tmp_path):
+    pytest.importorskip("micrograd.modelfile")
+    small(win, epochs=8, hidden=5)
+    win.training_panel.l2.setValue(0.001)
+    win.train_button.click()
+    wait_idle(qtbot, win)
+    trained = win.state.trainer.weights()
+    cfg = win.cfg.to_dict()
+    path = tmp_path / "model.json"
+    win.dialogs.save_paths.append(str(path))
+    win.export_action.trigger()
+    assert path.exists() and not win.dialogs.errors
+
+    # change everything, then import
+    win.findChild(QtWidgets.QPushButton, "addLayerButton").click()
+    win.training_panel.l2.setValue(0.0)
+    win.data_panel.dataset.setCurrentText("circles")
+    assert win.cfg.layers != cfg["layers"]
+    win.dialogs.open_paths.append(str(path))
+    win.import_action.trigger()
+    assert not win.dialogs.errors, win.dialogs.errors
+    assert win.cfg.to_dict() == cfg
+    assert win.data_spec["dataset"] == "moons"
+    assert win.data_panel.dataset.currentText() == "moons"
+    assert win.network_panel.hidden == [5]
+    assert win.heatmaps.image_shapes() == [(5, 2), (1, 5)]
+    for (W, b), (W2, b2) in zip(trained, win.state.trainer.weights()):
+        np.testing.assert_allclose(W2, W)
+        np.testing.assert_allclose(b2, b)
+    assert str(path) in win.recent_files()[0]
+    # continue training from the imported weights; Reset returns to them
+    win.step_button.click()
+    win.reset_button.click()
+    for (W, b), (W2, b2) in zip(trained, win.state.trainer.weights()):
+        np.testing.assert_allclose(W2, W)
+
+
+BAD_FILES = {
+    "empty.json": b"",
+    "garbage.json": b"\x00\xff not json",
+    "truncated.json": b'{"format": "micrograd-model", "version": 1, "architecture": {',
+    "deep.json": b"[" * 100_000 + b"]" * 100_000,
+    "wrong.json": json.dumps({"format": "micrograd-model", "version": 1, "architecture":
+                              {"inputs": 2, "layers": [{"size": 1, "activation": "exec"}]}}).encode(),
+    "array.json": b"[1, 2, 3]",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_import_shows_a_message_and_changes_nothing(win, tmp_path, name):
+    pytest.importorskip("micrograd.modelfile")
+    win.step_button.click()
+    before_cfg, before_theta, before_epoch = win.cfg.to_dict(), theta(win), epoch_of(win)
+    path = tmp_path / name
+    path.write_bytes(BAD_FILES[name])
+    win.dialogs.open_paths.append(str(path))
+    win.import_action.trigger()
+    assert len(win.dialogs.errors) == 1
+    assert str(path) in win.dialogs.errors[0][1] or win.dialogs.errors[0][1]
+    assert win.cfg.to_dict() == before_cfg
+    np.testing.assert_array_equal(theta(win), before_theta)
+    assert epoch_of(win) == before_epoch
+
+
+def test_missing_model_file(win, tmp_path):
+    pytest.importorskip("micrograd.modelfile")
+    win.import_model(str(tmp_path / "nope.json"))
+    assert "not found" in win.dialogs.errors[0][1]
+
+
+@pytest.mark.parametrize("text", ["", "a,b\n1,2\n", "x,y,label\n1,2,a\n3,oops,b\n", "x,label\n1,a\n2,b\n3,c\n"])
+def test_bad_csv_shows_a_message_and_changes_nothing(win, tmp_path, text):
+    before_cfg, before_spec, before_theta = win.cfg.to_dict(), dict(win.data_spec), theta(win)
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    win.dialogs.open_paths.append(str(path))
+    win.findChild(QtWidgets.QPushButton, "importCsvButton").click()
+    assert len(win.dialogs.errors) == 1, win.dialogs.errors
+    assert win.cfg.to_dict() == before_cfg and win.data_spec == before_spec
+    np.testing.assert_array_equal(theta(win), before_theta)
+    assert win.data_panel.dataset.currentText() == "moons"
+
+
+def test_csv_import_sets_inputs(win, qtbot, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = (X.sum(axis=1) > 0).astype(int)
+    path = tmp_path / "mine.csv"
+    path.write_text("a,b,c,label\n" + "".join(f"{a},{b},{c},{k}\n" for (a, b, c), k in zip(X, y)))
+    win.dialogs.open_paths.append(str(path))
+    win.import_csv_action.trigger()
+    assert not win.dialogs.errors
+    assert win.cfg.inputs == 3
+    assert win.heatmaps.image_shapes()[0] == (16, 3)
+    assert win.data_panel.dataset.currentText() == "imported CSV"
+    win.step_button.click()
+    assert epoch_of(win) == 1
+
+
+def test_data_panel_regenerates(win):
+    before = win.train_set.X.copy()
+    win.findChild(QtWidgets.QPushButton, "regenerateButton").click()
+    assert not np.array_equal(win.train_set.X, before)
+    win.data_panel.dataset.setCurrentText("sine")
+    assert win.dataset.task == "regression" and win.cfg.inputs == 1 and win.cfg.loss == "mse"
+    win.step_button.click()
+    assert epoch_of(win) == 1
+
+
+# --- settings and shutdown ---------------------------------------------------------------
+
+def test_settings_restore_last_configuration(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path)
+    w.data_panel.dataset.setCurrentText("xor")
+    w.network_panel.spin(0).setValue(7)
+    w.training_panel.epochs.setValue(321)
+    w.resize(760, 520)
+    w.close()
+    w2 = make_window(qtbot, tmp_path)
+    assert w2.data_spec["dataset"] == "xor"
+    assert w2.cfg.layers[0] == 7 and w2.cfg.epochs == 321
+    assert w2.training_panel.epochs.value() == 321
+    assert w2.size() == QtCore.QSize(760, 520)
+    w2.close()
+
+
+def test_corrupt_settings_fall_back_to_defaults(qtbot, tmp_path):
+    s = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    s.setValue("last/config", "{not json")
+    s.setValue("last/data", json.dumps({"csv": str(tmp_path / "gone.csv")}))
+    s.sync()
+    w = make_window(qtbot, tmp_path)
+    assert w.cfg.layers == [16, 16, 1] and w.data_spec["dataset"] == "moons"
+    w.close()
+
+
+def test_closing_mid_training_stops_the_thread(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path)
+    w.training_panel.epochs.setValue(100_000)
+    w.train_button.click()
+    qtbot.waitUntil(lambda: w.loss_plot.curve_length() >= 1, timeout=TIMEOUT)
+    thread = w.thread
+    timer = QtCore.QElapsedTimer()
+    timer.start()
+    w.close()
+    assert timer.elapsed() < 1000
+    assert not thread.isRunning()
+    assert not any(t.isRunning() for t in wk.LIVE_THREADS)
+
+
+def test_quit_action_closes_through_close_event(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path)
+    small(w, epochs=100_000)
+    w.train_button.click()
+    qtbot.waitUntil(lambda: epoch_of(w) >= 1, timeout=TIMEOUT)
+    w.quit_action.trigger()
+    assert not w.isVisible() and not w.running
