@@ -776,12 +776,14 @@ class CompiledEngine:
             grad += self.scratch
         return obj, grad, out
 
+    # NOTE: where the Value engine raises (exp/pow overflow, log of a non-positive
+    # number) we return inf/nan, silently; the Trainer stops such a run as diverged.
     def loss(self, theta, X, Y):
         """(objective, outputs (n, outputs)) at theta, no gradient."""
-        with one_blas_thread():
+        with one_blas_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return self._run(theta, X, Y, False)
 
     def loss_and_grad(self, theta, X, Y):
         """(objective, d objective / d theta, outputs) at theta."""
-        with one_blas_thread():
+        with one_blas_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return self._run(theta, X, Y, True)

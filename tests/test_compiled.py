@@ -214,3 +214,12 @@ def test_training_histories_match(setup, opt):
         close([getattr(e, key) for e in a.history], [getattr(e, key) for e in b.history], 1e-11)
     close(a.theta, b.theta, 1e-11)
     close(a.grad, b.grad, 1e-11)
+
+
+def test_a_diverging_run_stops_quietly(recwarn):
+    cfg = Config(layers=[8, 1], activations=["relu", "linear"], loss="mse", lr=1e3, epochs=50)
+    t = Trainer(cfg, make_dataset("moons", 50, seed=0))
+    while not t.done:
+        t.step()
+    assert t.stop_reason.startswith("diverged") and np.isfinite(t.theta).all()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
