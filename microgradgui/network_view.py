@@ -1,0 +1,349 @@
+"""The live network diagram: neurons in columns, links coloured by sign and thick by |w|.
+
+Drawing thousands of links as one QGraphicsItem each is slow to build and slow to
+paint. Instead every weight is quantised (numpy) into a signed magnitude step, and
+all links of one step share one QGraphicsPathItem with one pen: 2 x STEPS + 1 path
+items however big the network. An update rebuilds, with `pg.arrayToQPath`, only the
+paths of the steps whose membership changed. Neurons are ellipse items (bias as
+fill). Tooltips are computed on demand from the latest weights, so they are always
+current and cost nothing per frame; the link under the mouse is found geometrically.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from .plots import nice_ceil
+
+STEPS = 12                      # magnitude steps per sign
+NEG = QtGui.QColor("#3b4cc0")   # blue: negative (as in the heatmaps' CET-D1 map)
+POS = QtGui.QColor("#c0282d")   # red: positive
+NEURON_PEN = QtGui.QColor("#555555")
+INPUT_FILL = QtGui.QColor("#e6e6e6")
+ZERO_FILL = QtGui.QColor("#f7f7f7")
+TEXT = QtGui.QColor("#333333")
+KIND = 0         # QGraphicsItem.data key: ("input", i) or ("neuron", l, j)
+HOVER_PX = 5     # how near (pixels) the mouse must be to a link for its tooltip
+
+
+def _mix(c: QtGui.QColor, t: float, alpha: int = 255) -> QtGui.QColor:
+    """c faded towards near-white by (1 - t)."""
+    g = 242
+    return QtGui.QColor(int(g + (c.red() - g) * t), int(g + (c.green() - g) * t),
+                        int(g + (c.blue() - g) * t), alpha)
+
+
+class NetworkView(QtWidgets.QGraphicsView):
+    """Neurons as circles in columns (inputs, hidden layers, output); links red for a
+    positive weight and blue for a negative one (the heatmaps' colours), wider and more
+    opaque with |w| relative to the largest |w| of this run (rounded up to a nice number;
+    it only grows until the next `set_architecture`). A neuron's fill is its bias on the
+    same scale. Hover a link or a neuron for its value."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("networkView")
+        self.setScene(QtWidgets.QGraphicsScene(self))
+        self.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.setBackgroundBrush(QtGui.QBrush(QtGui.QColor("white")))
+        self.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.setMinimumSize(200, 150)
+        self._arch = None
+        self._sizes: list[int] = []
+        self._neurons: list[list[QtWidgets.QGraphicsEllipseItem]] = []  # per column, inputs first
+        self._captions: list[QtWidgets.QGraphicsSimpleTextItem] = []
+        self._min_step = 0
+        self._paths: dict[int, QtWidgets.QGraphicsPathItem] = {}       # signed step -> path item
+        self._seg = np.empty((0, 4))      # all links: x0, y0, x1, y1 (layer by layer, [j * nin + i])
+        self._layer_start: list[int] = []  # offset of each layer's links in _seg
+        self._step = np.empty(0, dtype=np.int64)
+        self._bias_step: list[np.ndarray] = []
+        self._weights = None
+        self._m = None
+        self._pens = self._brushes = None
+
+    # --- public API -------------------------------------------------------------------
+    def set_architecture(self, inputs: int, layers: list[int], activations: list[str]) -> None:
+        arch = (int(inputs), tuple(layers), tuple(activations))
+        self._m = None
+        if arch == self._arch:
+            return
+        self._arch = arch
+        self._weights = None
+        scene = self.scene()
+        scene.clear()
+        self._paths.clear()
+        sizes = [int(inputs), *layers]
+        self._sizes = sizes
+        n_links = sum(a * b for a, b in zip(sizes, sizes[1:]))
+        self._min_step = 0 if n_links <= 3000 else 3  # big networks: leave out the faintest links
+        max_width = 4.0 if n_links <= 400 else 2.5 if n_links <= 3000 else 1.6
+        self._pens, self._brushes = _make_pens(max_width)
+        self._step = np.zeros(n_links, dtype=np.int64)
+        self._layer_start = [0]
+        for a, b in zip(sizes, sizes[1:]):
+            self._layer_start.append(self._layer_start[-1] + a * b)
+        for s in range(-STEPS, STEPS + 1):
+            item = _LinkPath()
+            item.setPen(self._pen(s))
+            item.setZValue(abs(s) / (STEPS + 1))  # strong links on top of weak ones
+            scene.addItem(item)
+            self._paths[s] = item
+
+        self._neurons, self._bias_step, self._captions = [], [], []
+        pen = QtGui.QPen(NEURON_PEN, 1.2)
+        pen.setCosmetic(True)
+        font = QtGui.QFont()
+        font.setPointSize(8)
+        for c, n in enumerate(sizes):
+            items = []
+            for j in range(n):
+                e = QtWidgets.QGraphicsEllipseItem()
+                e.setPen(pen)
+                e.setBrush(INPUT_FILL if c == 0 else ZERO_FILL)
+                e.setZValue(2)
+                e.setData(KIND, ("input", j) if c == 0 else ("neuron", c - 1, j))
+                scene.addItem(e)
+                items.append(e)
+            self._neurons.append(items)
+            if c:
+                self._bias_step.append(np.zeros(n, dtype=np.int64))
+            if c == 0:
+                caption = (f"{inputs} input" + ("s" if inputs > 1 else ""), f"inputs\n{inputs}")
+            else:
+                act = activations[c - 1] if c - 1 < len(activations) else ""
+                act = ("out " + act) if c == len(sizes) - 1 else act
+                caption = (f"{act} {layers[c - 1]}", f"{act}\n{layers[c - 1]}")
+            text = QtWidgets.QGraphicsSimpleTextItem(caption[0])
+            text.setData(KIND + 1, caption)  # (one line, two lines)
+            text.setFont(font)
+            text.setBrush(TEXT)
+            scene.addItem(text)
+            self._captions.append(text)
+        self._layout()
+
+    def show_weights(self, weights: list) -> None:
+        if self._arch is None or len(weights) != len(self._sizes) - 1:
+            return
+        ws = [(np.asarray(W, dtype=float), np.asarray(b, dtype=float)) for W, b in weights]
+        if any(W.shape != (nout, nin) or b.shape != (nout,)
+               for (W, b), nin, nout in zip(ws, self._sizes, self._sizes[1:])):
+            return
+        self._weights = ws
+        with np.errstate(invalid="ignore"):
+            peak = max(max(float(np.nanmax(np.abs(W), initial=0.0)),
+                           float(np.nanmax(np.abs(b), initial=0.0))) for W, b in ws)
+        want = nice_ceil(max(peak, 0.1))
+        if self._m is None or want > self._m:
+            self._m = want
+        m = self._m
+        step = _quantise(np.concatenate([W.ravel() for W, _ in ws]), m)
+        changed = step != self._step
+        if changed.any():
+            touched = set(np.unique(self._step[changed]).tolist()) | set(np.unique(step[changed]).tolist())
+            self._step = step
+            self._rebuild_paths(touched)
+        for l, (_, b) in enumerate(ws):
+            bstep = _quantise(b, m)
+            old = self._bias_step[l]
+            neurons = self._neurons[l + 1]
+            for k in np.flatnonzero(bstep != old).tolist():
+                neurons[k].setBrush(self._brush(int(bstep[k])))
+            self._bias_step[l] = bstep
+
+    def link_count(self) -> int:
+        return len(self._seg)
+
+    def neuron_count(self) -> int:
+        return sum(len(items) for items in self._neurons)
+
+    def scale(self) -> float | None:
+        """|w| drawn at full width and colour (None before the first weights)."""
+        return self._m
+
+    def link_step(self, l: int, j: int, i: int) -> int:
+        """The signed magnitude step (-STEPS..STEPS) link w[l][j][i] is drawn with."""
+        return int(self._step[self._link_index(l, j, i)])
+
+    def link_pen(self, l: int, j: int, i: int) -> QtGui.QPen:
+        """The pen link w[l][j][i] is drawn with."""
+        return self._paths[self.link_step(l, j, i)].pen()
+
+    def link_midpoint(self, l: int, j: int, i: int) -> QtCore.QPointF:
+        """Scene position of the middle of link w[l][j][i]."""
+        x0, y0, x1, y1 = self._seg[self._link_index(l, j, i)]
+        return QtCore.QPointF((x0 + x1) / 2, (y0 + y1) / 2)
+
+    def neuron_center(self, column: int, j: int) -> QtCore.QPointF:
+        """Scene position of neuron j in a column (0: the inputs)."""
+        return self._neurons[column][j].rect().center()
+
+    def tooltip_at(self, scene_pos: QtCore.QPointF, tolerance: float | None = None) -> str:
+        """The hover text at a scene position: a neuron's bias or the nearest link's weight."""
+        if self._arch is None:
+            return ""
+        for item in self.scene().items(scene_pos):
+            kind = item.data(KIND)
+            if kind:
+                return self._neuron_text(kind)
+        if tolerance is None:
+            tolerance = HOVER_PX
+        hit = self._link_at(scene_pos.x(), scene_pos.y(), tolerance)
+        if hit is None:
+            return ""
+        l, j, i = hit
+        return f"w[{l}][{j}][{i}] = {self._value(l, j, i)}"
+
+    # --- Qt overrides ---------------------------------------------------------------------
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._layout()
+
+    def viewportEvent(self, event):
+        if event.type() == QtCore.QEvent.Type.ToolTip:
+            text = self.tooltip_at(self.mapToScene(event.pos()))
+            if text:
+                QtWidgets.QToolTip.showText(event.globalPos(), text, self.viewport())
+            else:
+                QtWidgets.QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().viewportEvent(event)
+
+    # --- internals ----------------------------------------------------------------------
+    def _pen(self, s: int) -> QtGui.QPen:
+        return self._pens[s >= 0][abs(s)]
+
+    def _brush(self, s: int) -> QtGui.QBrush:
+        return self._brushes[s >= 0][abs(s)]
+
+    def _rebuild_paths(self, steps) -> None:
+        seg = self._seg
+        for s in steps:
+            sel = seg[self._step == s] if abs(s) >= self._min_step else seg[:0]
+            if len(sel) == 0:
+                self._paths[s].setPath(QtGui.QPainterPath())
+                continue
+            x = sel[:, [0, 2]].ravel()
+            y = sel[:, [1, 3]].ravel()
+            self._paths[s].setPath(pg.arrayToQPath(x, y, connect="pairs", finiteCheck=False))
+
+    def _link_index(self, l: int, j: int, i: int) -> int:
+        nin = self._sizes[l]
+        if not (0 <= j < self._sizes[l + 1] and 0 <= i < nin):
+            raise IndexError(f"no link w[{l}][{j}][{i}]")
+        return self._layer_start[l] + j * nin + i
+
+    def _link_at(self, px: float, py: float, tol: float):
+        """(l, j, i) of the link nearest (px, py) within tol scene units, or None."""
+        for l in range(len(self._sizes) - 1):
+            seg = self._seg[self._layer_start[l]:self._layer_start[l + 1]]
+            if not len(seg) or not (seg[0, 0] <= px <= seg[0, 2]):
+                continue
+            x0, y0, x1, y1 = seg.T
+            dx, dy = x1 - x0, y1 - y0
+            t = np.clip(((px - x0) * dx + (py - y0) * dy) / (dx * dx + dy * dy), 0.0, 1.0)
+            d = np.hypot(px - x0 - t * dx, py - y0 - t * dy)
+            k = int(np.argmin(d))
+            if d[k] <= tol:
+                nin = self._sizes[l]
+                return l, k // nin, k % nin
+        return None
+
+    def _neuron_text(self, kind) -> str:
+        if kind[0] == "input":
+            return f"input x{kind[1] + 1}"
+        _, l, j = kind
+        act = self._arch[2][l] if l < len(self._arch[2]) else ""
+        return f"neuron {l},{j} bias = {self._value(l, j, None)}" + (f"  ({act})" if act else "")
+
+    def _value(self, l, j, i) -> str:
+        if self._weights is None:
+            return "—"
+        W, b = self._weights[l]
+        v = float(b[j] if i is None else W[j, i])
+        return f"{v:.4g}" if math.isfinite(v) else str(v)
+
+    def _layout(self) -> None:
+        """Place everything in viewport pixels (the view never scales: painting scaled lines
+        costs several times more). Called on architecture changes and resizes only."""
+        if self._arch is None:
+            return
+        w = max(self.viewport().width(), 120)
+        h = max(self.viewport().height(), 90)
+        self.scene().setSceneRect(0, 0, w, h)
+        self.resetTransform()
+        sizes = self._sizes
+        widest = max(sizes)
+        # Captions on one line ("relu 16") if they fit between the columns, else on two.
+        fm = QtGui.QFontMetrics(self._captions[0].font())
+        one = [t.data(KIND + 1)[0] for t in self._captions]
+        two = [t.data(KIND + 1)[1] for t in self._captions]
+        room = (w - 20) / max(len(sizes) - 1, 1) - 6
+        lines = one if max(fm.horizontalAdvance(t) for t in one) <= room else two
+        for t, text in zip(self._captions, lines):
+            t.setText(text)
+        cap_h = fm.height() * (1 if lines is one else 2)
+        half_cap = max(t.boundingRect().width() for t in self._captions) / 2
+        top, bottom = 6.0, h - cap_h - 6.0
+        spacing = (bottom - top) / max(widest, 1)
+        left, right = max(half_cap, 8.0) + 2, w - max(half_cap, 8.0) - 2
+        gap_x = (right - left) / max(len(sizes) - 1, 1)
+        radius = max(1.5, min(0.36 * spacing, 0.18 * gap_x, 11.0))
+        xs = [left + c * gap_x for c in range(len(sizes))] if len(sizes) > 1 else [w / 2]
+        pos = []
+        for c, n in enumerate(sizes):
+            y0 = top + spacing / 2 + (widest - n) * spacing / 2
+            pos.append([(xs[c], y0 + j * spacing) for j in range(n)])
+        for column, items in zip(pos, self._neurons):
+            for (x, y), e in zip(column, items):
+                e.setRect(x - radius, y - radius, 2 * radius, 2 * radius)
+        for x, text in zip(xs, self._captions):
+            text.setPos(x - text.boundingRect().width() / 2, bottom + 3)
+        segs = []
+        for l in range(len(sizes) - 1):
+            p0, p1 = np.array(pos[l]), np.array(pos[l + 1])
+            seg = np.empty((len(p1), len(p0), 4))
+            seg[:, :, 0:2] = p0[None, :, :]
+            seg[:, :, 2:4] = p1[:, None, :]
+            segs.append(seg.reshape(-1, 4))
+        self._seg = np.concatenate(segs) if segs else np.empty((0, 4))
+        self._rebuild_paths(range(-STEPS, STEPS + 1))
+
+
+class _LinkPath(QtWidgets.QGraphicsPathItem):
+    """All links of one colour step. Drawn without antialiasing: on the raster engine
+    antialiased or hairline (width <= 1) lines cost 5-10x more than plain ones."""
+
+    def paint(self, painter, option, widget=None):
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+        painter.setPen(self.pen())
+        painter.drawPath(self.path())
+
+
+def _quantise(v: np.ndarray, m: float) -> np.ndarray:
+    """Signed magnitude step: 0 for exactly 0, else +-1..STEPS for |v| in (0, m] (and beyond)."""
+    v = np.nan_to_num(v, nan=0.0, posinf=m, neginf=-m)
+    s = np.minimum(np.ceil(np.abs(v) / m * STEPS), STEPS).astype(np.int64)
+    return np.where(v < 0, -s, s)
+
+
+def _make_pens(max_width: float):
+    """pens[positive][step], brushes[positive][step] for steps 0..STEPS (step 0: zero)."""
+    pens, brushes = ([], []), ([], [])
+    for sign, color in ((0, NEG), (1, POS)):
+        for s in range(STEPS + 1):
+            t = s / STEPS
+            # opaque (blending is slow) and wider than 1 px (hairlines are slow too)
+            pen = QtGui.QPen(_mix(color, 0.12 + 0.88 * t ** 0.8), 1.05 + (max_width - 1.05) * t * t)
+            pen.setCosmetic(True)
+            pen.setCapStyle(QtCore.Qt.PenCapStyle.FlatCap)
+            pens[sign].append(pen)
+            brushes[sign].append(QtGui.QBrush(_mix(color, 0.15 + 0.85 * t) if s else ZERO_FILL))
+    return pens, brushes

@@ -1,0 +1,323 @@
+"""The live plots and the network diagram, driven with real engine output (headless)."""
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+
+from micrograd.data import Dataset, make_dataset, split  # noqa: E402
+from micrograd.predict import predict  # noqa: E402
+from micrograd.train import Config, Epoch, Session, Trainer  # noqa: E402
+from microgradgui.network_view import NetworkView  # noqa: E402
+from microgradgui.plots import (DecisionPlot, EvalsView, LossPlot, WeightHeatmaps,  # noqa: E402
+                                contour_segments, nice_ceil, save_png)
+
+
+def ep(epoch, loss, test=None, acc=0.5, run=0, stop=None):
+    return Epoch(run, epoch, loss, test, acc, None if test is None else acc, 0.1, 0.01 * epoch, stop)
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return split(make_dataset("moons", samples=60, noise=0.1), 0.25)
+
+
+@pytest.fixture(scope="module")
+def trained(moons):
+    tr, te = moons
+    cfg = Config(layers=[8, 8, 1], activations=["relu", "relu", "linear"], epochs=3)
+    t = Trainer(cfg, tr, te)
+    epochs = [t.step() for _ in range(3)]
+    return cfg, epochs, t.snapshot()
+
+
+def make(qtbot, cls, w=500, h=350):
+    widget = cls()
+    qtbot.addWidget(widget)
+    widget.resize(w, h)
+    widget.show()
+    return widget
+
+
+# --- LossPlot -------------------------------------------------------------------------------
+
+def test_loss_plot_grows_one_point_per_epoch(qtbot, trained):
+    _, epochs, _ = trained
+    lp = make(qtbot, LossPlot)
+    assert lp.objectName() == "lossPlot"
+    lp.add(epochs[:2])
+    assert lp.curve_length() == 2
+    lp.add(epochs[2:])
+    assert lp.curve_length() == 3
+    x, y = lp.train_loss.getData()
+    assert list(x) == [1, 2, 3]
+    assert np.allclose(y, [e.train_loss for e in epochs])
+    lp.clear()
+    assert lp.curve_length() == 0
+
+
+def test_loss_plot_survives_nan_inf_and_log(qtbot):
+    lp = make(qtbot, LossPlot)
+    lp.add([ep(1, 1.0, 1.2), ep(2, float("nan"), float("inf")), ep(3, 0.0, 0.5), ep(4, 0.25, None)])
+    assert lp.curve_length() == 4
+    y = lp.train_loss.yData
+    assert y[0] == 1.0 and math.isnan(y[1]) and y[2] == 0.0   # non-finite -> gap, not a crash
+    lp.set_log(True)
+    y = lp._buf["train_loss_log"].view()
+    assert np.isnan(y[1]) and np.isnan(y[2]) and y[3] == 0.25  # zero can't go on a log axis
+    assert lp.loss_plot.getAxis("left").logMode
+    lp.add([ep(5, float("-inf"))])
+    assert lp.curve_length() == 5
+    vr = lp.loss_plot.viewRange()[1]
+    assert all(math.isfinite(v) for v in vr)
+    assert not lp.grab().isNull()
+    lp.set_log(False)
+    assert not lp.loss_plot.getAxis("left").logMode
+
+
+def test_loss_plot_restarts_on_new_run_or_reset(qtbot):
+    lp = make(qtbot, LossPlot)
+    lp.add([ep(1, 1.0), ep(2, 0.9)])
+    lp.add([ep(1, 2.0, run=1)])  # the next run of an evals session
+    assert lp.curve_length() == 1
+    lp.add([ep(2, 1.5, run=1), ep(1, 3.0, run=1)])  # a reset inside one batch
+    assert lp.curve_length() == 1 and lp.train_loss.yData[0] == 3.0
+
+
+def test_metric_name_sets_axis(qtbot):
+    lp = make(qtbot, LossPlot)
+    lp.set_metric_name("R²")
+    assert "R²" in lp.metric_plot.getAxis("left").labelText
+    lp.add([ep(1, 1.0, acc=-50.0)])
+    assert lp.train_metric.yData[0] == -1.0  # hugely negative R² is clipped for display
+
+
+# --- WeightHeatmaps -------------------------------------------------------------------------
+
+def test_heatmap_shapes_follow_architecture(qtbot, trained):
+    cfg, _, snap = trained
+    hm = make(qtbot, WeightHeatmaps)
+    assert hm.objectName() == "weightHeatmap"
+    hm.set_architecture(2, [8, 8, 1])
+    assert hm.image_shapes() == [(8, 2), (8, 8), (1, 8)]
+    hm.show_weights(snap.weights, snap.grads)
+    W0, b0 = hm.displayed()[0]
+    assert np.allclose(W0, snap.weights[0][0]) and np.allclose(b0, snap.weights[0][1])
+    items_before = list(hm._w_items)
+    hm.set_architecture(2, [8, 8, 1])  # same shapes: items kept
+    assert hm._w_items == items_before
+    hm.set_architecture(3, [5, 1])
+    assert hm.image_shapes() == [(5, 3), (1, 5)]
+    assert len(hm._plots) == 2
+
+
+def test_heatmap_gradient_toggle_and_levels(qtbot, trained):
+    _, _, snap = trained
+    hm = make(qtbot, WeightHeatmaps)
+    hm.set_architecture(2, [8, 8, 1])
+    hm.show_weights(snap.weights, snap.grads)
+    lo, hi = hm.levels()
+    peak = max(max(np.abs(W).max(), np.abs(b).max()) for W, b in snap.weights)
+    assert lo == -hi and hi >= peak and hi == nice_ceil(hi)
+    # smaller weights next frame: the levels stay put, so colours keep their meaning
+    hm.show_weights([(W * 0.5, b * 0.5) for W, b in snap.weights], snap.grads)
+    assert hm.levels() == (lo, hi)
+    # bigger weights: the scale grows, still symmetric
+    hm.show_weights([(W * 10, b * 10) for W, b in snap.weights], snap.grads)
+    lo2, hi2 = hm.levels()
+    assert lo2 == -hi2 and hi2 >= 10 * peak > hi
+    hm.set_show_gradients(True)
+    W0, b0 = hm.displayed()[0]
+    assert np.allclose(W0, snap.grads[0][0]) and np.allclose(b0, snap.grads[0][1])
+    glo, ghi = hm.levels()
+    gpeak = max(max(np.abs(W).max(), np.abs(b).max()) for W, b in snap.grads)
+    assert glo == -ghi and ghi >= gpeak and ghi != hi2
+    assert hm.colorbar.getAxis("left").labelText == "gradient"
+    hm.set_show_gradients(False)
+    assert np.allclose(hm.displayed()[0][0], 10 * snap.weights[0][0])
+
+
+def test_heatmap_without_grads_and_nonfinite(qtbot):
+    hm = make(qtbot, WeightHeatmaps)
+    hm.set_architecture(1, [2, 1])
+    hm.set_show_gradients(True)
+    hm.show_weights([(np.ones((2, 1)), np.zeros(2)), (np.ones((1, 2)), np.zeros(1))], None)
+    assert np.all(hm.displayed()[0][0] == 0)  # no gradients yet: zeros, not a crash
+    hm.set_show_gradients(False)
+    hm.show_weights([(np.array([[np.nan], [np.inf]]), np.zeros(2)), (np.ones((1, 2)), np.zeros(1))])
+    assert np.all(np.isfinite(hm.displayed()[0][0]))
+
+
+# --- DecisionPlot ---------------------------------------------------------------------------
+
+def test_decision_grid_matches_predict(qtbot, moons, trained):
+    tr, te = moons
+    cfg, _, snap = trained
+    dp = make(qtbot, DecisionPlot)
+    assert dp.objectName() == "decisionPlot"
+    assert dp.grid_values() is None
+    dp.set_data(tr, te)
+    dp.show_model(snap.weights, cfg.activations, 0.0)
+    Z = dp.grid_values()
+    xs, ys = dp.grid_axes()
+    assert Z.shape == (80, 80)
+    allX = np.vstack([tr.X, te.X])
+    assert xs[0] < allX[:, 0].min() and xs[-1] > allX[:, 0].max()
+    assert ys[0] < allX[:, 1].min() and ys[-1] > allX[:, 1].max()
+    for i, j in [(0, 0), (5, 70), (40, 41), (79, 79)]:
+        want = predict(snap.weights, cfg.activations, [[xs[j], ys[i]]])[0, 0]
+        assert Z[i, j] == pytest.approx(want)
+    assert np.allclose(dp.image.image, Z - 0.0)
+    # the threshold contour lies where the surface crosses it
+    sx, sy = dp.contour.xData, dp.contour.yData
+    if (Z > 0).any() and (Z <= 0).any():
+        assert len(sx) > 0 and len(sx) % 2 == 0
+        on = predict(snap.weights, cfg.activations, np.column_stack([sx, sy]))[:, 0]
+        assert np.abs(on).max() < 0.5 * np.abs(Z).max()
+    assert dp.train_points.data.size == len(tr) and dp.test_points.data.size == len(te)
+    dp.clear_model()
+    assert dp.grid_values() is None
+
+
+def test_contour_segments_of_a_circle():
+    xs = ys = np.linspace(-1, 1, 41)
+    gx, gy = np.meshgrid(xs, ys)
+    Z = gx ** 2 + gy ** 2
+    sx, sy = contour_segments(Z, xs, ys, 0.25)
+    r = np.hypot(sx, sy)
+    assert len(sx) > 40 and np.allclose(r, 0.5, atol=0.01)
+
+
+def test_decision_regression_1d_and_2d(qtbot):
+    dp = make(qtbot, DecisionPlot)
+    sine = make_dataset("sine", samples=40)
+    w = [(np.array([[1.0]]), np.array([0.0])), (np.array([[2.0]]), np.array([0.5]))]
+    dp.set_data(sine, None)
+    dp.show_model(w, ["tanh", "linear"], 0.0)
+    xs, _ = dp.grid_axes()
+    g = dp.grid_values()
+    assert g.ndim == 1 and len(g) == len(xs)
+    assert np.allclose(g, 2 * np.tanh(xs) + 0.5)
+    assert np.allclose(dp.curve.yData, g)
+    plane = make_dataset("plane", samples=40)
+    w2 = [(np.array([[0.6, -0.4]]), np.array([0.5]))]
+    dp.set_data(plane, None)
+    dp.show_model(w2, ["linear"], 0.0)
+    xs, ys = dp.grid_axes()
+    assert dp.grid_values()[3, 7] == pytest.approx(0.6 * xs[7] - 0.4 * ys[3] + 0.5)
+    assert dp.stack.currentWidget() is dp.graphics
+
+
+def test_decision_three_features_shows_message(qtbot):
+    dp = make(qtbot, DecisionPlot)
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    ds = Dataset(X, (X[:, 0] > 0).astype(float), "classification", ["a", "b", "c"], "y", {}, ["0", "1"])
+    dp.set_data(ds, None)
+    assert dp.stack.currentWidget() is dp.message
+    assert "needs 1 or 2 inputs" in dp.message.text() and "3 features" in dp.message.text()
+    dp.show_model([(np.ones((1, 3)), np.zeros(1))], ["linear"], 0.0)
+    assert dp.grid_values() is None
+    dp.set_data(make_dataset("moons", samples=20), None)  # back to a plot
+    assert dp.stack.currentWidget() is dp.graphics
+
+
+# --- NetworkView ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("inputs,layers", [(2, [1]), (2, [16, 16, 1]), (3, [4, 1]), (2, [64] * 8 + [1])])
+def test_network_counts(qtbot, inputs, layers):
+    nv = make(qtbot, NetworkView)
+    assert nv.objectName() == "networkView"
+    acts = ["tanh"] * (len(layers) - 1) + ["linear"]
+    nv.set_architecture(inputs, layers, acts)
+    sizes = [inputs, *layers]
+    assert nv.neuron_count() == sum(sizes)
+    assert nv.link_count() == sum(a * b for a, b in zip(sizes, sizes[1:]))
+    rng = np.random.default_rng(0)
+    nv.show_weights([(rng.normal(size=(o, i)), rng.normal(size=o)) for i, o in zip(sizes, layers)])
+    assert not nv.grab().isNull()
+
+
+def test_network_colours_widths_and_tooltips(qtbot):
+    nv = make(qtbot, NetworkView)
+    nv.set_architecture(2, [3, 1], ["relu", "linear"])
+    W0 = np.array([[1.0, -0.1], [0.0, 0.5], [-1.0, 0.2]])
+    nv.show_weights([(W0, np.array([0.3, -0.3, 0.0])), (np.array([[0.7, -0.7, 0.1]]), np.array([0.05]))])
+    assert nv.scale() == 1.0
+    strong, weak, neg = nv.link_pen(0, 0, 0), nv.link_pen(0, 0, 1), nv.link_pen(0, 2, 0)
+    assert strong.widthF() > weak.widthF()
+    assert strong.color().red() > strong.color().blue()   # positive: red
+    assert neg.color().blue() > neg.color().red()         # negative: blue
+    assert nv.link_step(0, 1, 0) == 0
+    assert nv.tooltip_at(nv.link_midpoint(0, 2, 1)) == "w[0][2][1] = 0.2"
+    assert nv.tooltip_at(nv.neuron_center(1, 1)).startswith("neuron 0,1 bias = -0.3")
+    assert nv.tooltip_at(nv.neuron_center(0, 0)) == "input x1"
+    assert nv.tooltip_at(QtCore.QPointF(-50, -50)) == ""
+    # values stay current: the next frame's weights show in the tooltip
+    nv.show_weights([(W0 * 2, np.zeros(3)), (np.array([[0.7, -0.7, 0.1]]), np.zeros(1))])
+    assert nv.tooltip_at(nv.link_midpoint(0, 2, 1)) == "w[0][2][1] = 0.4"
+    # a real hover: the tooltip event on the viewport shows the text
+    pos = nv.mapFromScene(nv.link_midpoint(1, 0, 1))
+    event = QtGui.QHelpEvent(QtCore.QEvent.Type.ToolTip, pos, nv.viewport().mapToGlobal(pos))
+    QtWidgets.QApplication.sendEvent(nv.viewport(), event)
+    assert QtWidgets.QToolTip.text() == "w[1][0][1] = -0.7"
+    QtWidgets.QToolTip.hideText()
+
+
+def test_network_relayouts_on_resize(qtbot):
+    nv = make(qtbot, NetworkView, 400, 300)
+    nv.set_architecture(2, [4, 1], ["tanh", "linear"])
+    before = nv.neuron_center(2, 0)
+    nv.resize(800, 600)
+    qtbot.waitUntil(lambda: nv.neuron_center(2, 0).x() > before.x() + 100)
+    rect = nv.scene().itemsBoundingRect()
+    assert rect.left() >= 0 and rect.top() >= 0
+    assert rect.right() <= nv.viewport().width() and rect.bottom() <= nv.viewport().height()
+
+
+# --- EvalsView ------------------------------------------------------------------------------
+
+def test_evals_view_runs_median_and_summary(qtbot, moons):
+    tr, te = moons
+    ev = make(qtbot, EvalsView, 700, 350)
+    assert ev.objectName() == "evalsView"
+    cfg = Config(layers=[4, 1], activations=["relu", "linear"], epochs=4, evals=3, tolerance=0.01)
+    session = Session(cfg, tr, te)
+    for e in session.run():
+        ev.add(e.run, [e])
+    assert ev.run_count() == 3
+    curves = np.array([[e.train_loss for e in t.history] for t in session.runs])
+    assert np.allclose(ev.median_curve(), np.median(curves, axis=0))
+    ev.set_summary(session.summary())
+    table = ev.table
+    assert table.rowCount() >= 6
+    names = [table.verticalHeaderItem(r).text() for r in range(table.rowCount())]
+    assert "runs" in names and "epochs to tolerance" in names and "final train loss" in names
+    r = names.index("final train loss")
+    finals = curves[:, -1]
+    assert float(table.item(r, 0).text()) == pytest.approx(finals.mean(), abs=1e-3)
+    assert float(table.item(r, 2).text()) == pytest.approx(finals.min(), abs=1e-3)
+    assert table.item(names.index("runs"), 0).text() == "3"
+    ev.clear()
+    assert ev.run_count() == 0 and len(ev.median_curve()) == 0
+
+
+def test_evals_median_with_unequal_runs(qtbot):
+    ev = make(qtbot, EvalsView)
+    ev.add(0, [ep(1, 4.0), ep(2, 2.0, stop="tolerance reached")])
+    ev.add(1, [ep(1, 6.0, run=1), ep(2, 5.0, run=1), ep(3, 4.0, run=1)])
+    ev.add(2, [ep(1, 8.0, run=2)])
+    # epoch 3: run 0 ended at 2.0 (held), run 1 at 4.0, run 2 not there yet
+    assert np.allclose(ev.median_curve(), [6.0, 3.5, 3.0])
+
+
+def test_save_png(qtbot, tmp_path, trained):
+    _, epochs, _ = trained
+    lp = make(qtbot, LossPlot)
+    lp.add(epochs)
+    path = tmp_path / "loss.png"
+    save_png(lp, path)
+    img = QtGui.QImage(str(path))
+    assert img.width() == 500 and img.height() == 350
