@@ -55,9 +55,9 @@ class Optimizer:
         for p in self.params:
             p.grad = 0.0
 
-    def update(self, theta, grad):
-        """One step on flat arrays, in place."""
-        self._update(theta, grad, self.rate)
+    def update(self, theta, grad, lr=None):
+        """One step on flat arrays, in place, at `lr` (default: the schedule at this step)."""
+        self._update(theta, grad, self.rate if lr is None else lr)
         self.t += 1
 
 

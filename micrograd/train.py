@@ -98,6 +98,8 @@ class Config:
         check(all(a in ACTIVATIONS for a in self.activations), "activations", f"must be among {ACTIVATIONS}")
         check(self.bias_init in BIAS_INITS, "bias_init", f"must be one of {BIAS_INITS}")
         check(self.loss in LOSSES, "loss", f"must be one of {tuple(LOSSES)}")
+        check(not (self.loss == "bce" and self.activations[-1] != "linear"), "loss",
+              "bce takes logits: the output activation must be linear")
         check(self.optimizer in OPTIMIZERS, "optimizer", f"must be one of {tuple(OPTIMIZERS)}")
         check(0 < self.lr <= 1e3, "lr", "must be in (0, 1000]")
         check(0 <= self.momentum < 1, "momentum", "must be in [0, 1)")
@@ -211,13 +213,12 @@ def make_engine(model, cfg):
     return ValueEngine(model, cfg)
 
 
-def metric(task, outputs, y, targets, threshold=None):
-    """Accuracy (classification: output beyond `threshold`, by default the midpoint of the targets) or R^2."""
+def metric(task, outputs, y, threshold):
+    """Accuracy (classification: class 1 where the output is above `threshold`) or R^2."""
     if len(y) == 0:
         return None
     out = outputs[:, 0]
     if task == "classification":
-        threshold = sum(targets) / 2 if threshold is None else threshold
         return float(np.mean((out > threshold) == (y > 0.5)))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     ss_res = float(np.sum((y - out) ** 2))
@@ -239,10 +240,11 @@ class Trainer:
         self.engine = make_engine(self.model, cfg)
         self.theta = np.array([p.data for p in self.model.parameters()])
         self.grad = np.zeros_like(self.theta)
+        self._backup = np.empty_like(self.theta)
         self.optimizer = OPTIMIZERS[cfg.optimizer](
             lr=cfg.lr, schedule=Schedule(cfg.schedule, cfg.lr_end, cfg.decay_steps),
             **({"momentum": cfg.momentum} if cfg.optimizer == "sgd" else {}))
-        self.targets = cfg.targets()
+        self.targets = cfg.targets()  # (negative, positive) class targets
         self.threshold = decision_threshold(cfg)
         self.train, self.test = train, test if test is not None and len(test) else None
         self.Y = self._targets(train)
@@ -275,43 +277,47 @@ class Trainer:
                 self.history[-1].stop = STOPPED
 
     def step(self):
-        """Train one epoch (one optimizer step per batch) and return what it measured."""
+        """Train one epoch (one optimizer step per batch) and return what it measured.
+
+        Losses and metrics, train and test alike, are those at the parameters
+        the epoch started from: the train loss comes free with the first
+        forward pass, and the two stay comparable.
+        """
         if self.done:
             raise RuntimeError(f"the run has ended: {self.stop_reason}")
         t0 = time.perf_counter()
-        X, Y, n = self.train.X, self.Y, len(self.train)
+        test_loss = test_metric = None
+        if self.test is not None:
+            test_loss, test_out = self._guarded(self.engine.loss, self.test.X, self.Ytest)
+            test_metric = None if test_out is None else metric(self.task, test_out, self.test.y, self.threshold)
+        n = len(self.train)
         size = self.cfg.batch_size or n
-        order = list(range(n))
+        # The schedule counts epochs, so it means the same for any batch size.
+        lr = self.optimizer.schedule(self.optimizer.lr, self.epoch)
         if size < n:
-            self.shuffle.shuffle(order)
-        lr = self.optimizer.rate
-        total, outs, diverged = 0.0, np.empty((n, 1)), False
-        for i in range(0, n, size):
-            idx = order[i:i + size]
-            try:
-                loss, grad, out = self.engine.loss_and_grad(self.theta, X[idx], Y[idx])
-            except OverflowError:  # the Value engine raises where floats would overflow
+            order = np.array(self.shuffle.sample(range(n), n))
+            batches = [order[i:i + size] for i in range(0, n, size)]
+            outs = np.empty((n, 1))
+        else:
+            batches = [slice(None)]  # the whole set, no copy
+        total, diverged = 0.0, False
+        for idx in batches:
+            loss, grad, out = self._guarded(self.engine.loss_and_grad, self.train.X[idx], self.Y[idx])
+            if out is None or not np.isfinite(grad).all():
                 total, diverged = math.inf, True
                 break
-            total += loss * len(idx)
-            outs[idx] = out
-            if not math.isfinite(loss) or not np.isfinite(grad).all():
-                diverged = True
-                break
-            before = self.theta.copy()
-            self.optimizer.update(self.theta, grad)
+            total += loss * len(out)
+            if size < n:
+                outs[idx] = out
+            else:
+                outs = out
+            self._backup[:] = self.theta
+            self.optimizer.update(self.theta, grad, lr)
             self.grad = grad
             if not np.isfinite(self.theta).all():
-                self.theta = before  # keep the last finite parameters
-                diverged = True
+                self.theta[:] = self._backup  # keep the last finite parameters
+                total, diverged = math.inf, True
                 break
-        test_loss = test_metric = None
-        if self.test is not None and not diverged:
-            try:
-                test_loss, test_out = self.engine.loss(self.theta, self.test.X, self.Ytest)
-                test_metric = metric(self.task, test_out, self.test.y, self.targets, self.threshold)
-            except OverflowError:
-                test_loss = math.inf
         self.epoch += 1
         self.elapsed += time.perf_counter() - t0
         train_loss = total / n
@@ -321,11 +327,22 @@ class Trainer:
             self.stop_reason = TOLERANCE
         elif self.epoch >= self.cfg.epochs:
             self.stop_reason = EXHAUSTED
-        train_metric = None if diverged else metric(self.task, outs, self.train.y, self.targets, self.threshold)
+        train_metric = None if diverged else metric(self.task, outs, self.train.y, self.threshold)
         rec = Epoch(self.run, self.epoch, train_loss, test_loss, train_metric, test_metric,
                     lr, self.elapsed, self.stop_reason)
         self.history.append(rec)
         return rec
+
+    def _guarded(self, fn, X, Y):
+        """fn(theta, X, Y) with a non-finite loss, or the Value engine's OverflowError,
+        turned into (inf, None, None): the caller treats that as divergence."""
+        try:
+            result = fn(self.theta, X, Y)
+        except OverflowError:
+            return math.inf, None, None
+        if not math.isfinite(result[0]):
+            return math.inf, *(None,) * (len(result) - 1)
+        return result
 
     def weights(self):
         """Per layer (W [outputs][inputs], b [outputs]) as numpy arrays, cut from a flat vector."""

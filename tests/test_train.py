@@ -221,3 +221,24 @@ def test_regression_r2_improves(name):
 def test_trainer_refuses_mismatched_data():
     with pytest.raises(ValueError, match="1 features but the network takes 2 inputs"):
         Trainer(Config(), make_dataset("sine", 10))
+
+
+def test_bce_needs_a_linear_output():
+    with pytest.raises(ValueError, match="training.loss: bce takes logits"):
+        Config(loss="bce", activations=["relu", "relu", "sigmoid"]).validate()
+
+
+def test_schedule_counts_epochs_whatever_the_batch_size():
+    ds = make_dataset("moons", 40, 0.1, seed=1)
+    rates = []
+    for batch in (0, 7):
+        t = Trainer(Config(batch_size=batch, epochs=3, decay_steps=10), ds)
+        rates.append([t.step().lr for _ in range(3)])
+    assert rates[0] == rates[1] == [1.0 * (1 - 0.9 * k / 10) for k in range(3)]
+
+
+def test_test_loss_is_measured_at_the_same_parameters_as_the_train_loss():
+    ds = make_dataset("moons", 40, 0.1, seed=1)
+    t = Trainer(Config(epochs=2), ds, ds)
+    first = t.step()
+    assert first.test_loss == pytest.approx(first.train_loss, rel=1e-12)
