@@ -21,7 +21,7 @@ MAX_GUI_SAMPLES = min(MAX_SAMPLES, 5000)  # the scalar engine: more is minutes p
 SLOW_NODES_PER_EPOCH = 300_000  # about 0.3 s per epoch on the Value engine
 NODES_PER_SECOND = 1.0e6  # measured: moons 80 samples 2-16-16-1, 54k nodes, ~60 ms per epoch
 
-CLASS_COLORS = ("#e66101", "#1f78b4")  # class 0, class 1 (orange / blue, colour-blind safe)
+CLASS_COLORS = ("#3a62c9", "#c8343a")  # class 0, class 1: fallback when plots.class_colors is missing
 
 
 @contextmanager
@@ -185,6 +185,14 @@ class DataPanel(QtWidgets.QGroupBox):
             self.info.setText(f"{src}: {len(ds)} points, {ds.X.shape[1]} feature(s), {what}")
 
 
+def _class_colors():
+    try:  # the plots' colours, so the preview and the decision plot agree
+        from .plots import class_colors
+        return class_colors()
+    except ImportError:
+        return QtGui.QColor(CLASS_COLORS[0]), QtGui.QColor(CLASS_COLORS[1])
+
+
 def preview_pixmap(ds, size):
     """A tiny scatter of the data (first two features, or x against y for one feature)."""
     pix = QtGui.QPixmap(size, size)
@@ -206,7 +214,8 @@ def preview_pixmap(ds, size):
     p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
     p.setPen(QtCore.Qt.PenStyle.NoPen)
     if ds.task == "classification":
-        colors = [QtGui.QColor(CLASS_COLORS[int(c > 0.5)]) for c in y]
+        c0, c1 = _class_colors()
+        colors = [c1 if c > 0.5 else c0 for c in y]
     elif X.shape[1] >= 2:
         t = norm(y)
         colors = [QtGui.QColor.fromRgbF(float(a), 0.3, float(1 - a)) for a in t]
@@ -409,7 +418,7 @@ class TrainingPanel(QtWidgets.QGroupBox):
         self.evals = _spin(1, MAX_EVALS, "evalsSpin", "Independent runs (seeds seed, seed+1, …) for statistics")
         self.seed = _spin(0, 2**31 - 1, "seedSpin", "Seed of the initial weights; Reset keeps it")
         self.new_seed = QtWidgets.QToolButton()
-        self.new_seed.setText("🎲 New")
+        self.new_seed.setText("New seed")
         self.new_seed.setObjectName("newSeedButton")
         self.new_seed.setToolTip("Draw a new seed: new initial weights")
         self.bias_init = _combo(BIAS_INITS, "biasInitCombo", "Initial biases: zero, or uniform in (-1, 1)")
@@ -455,6 +464,17 @@ class TrainingPanel(QtWidgets.QGroupBox):
         self.progress.setTextVisible(True)
 
         form = _form()
+        buttons = QtWidgets.QGridLayout()
+        buttons.addWidget(self.train_button, 0, 0)
+        buttons.addWidget(self.pause_button, 0, 1)
+        buttons.addWidget(self.step_button, 1, 0)
+        buttons.addWidget(self.reset_button, 1, 1)
+        form.addRow(buttons)  # first: reachable without scrolling
+        form.addRow(self.epoch_label)
+        status = QtWidgets.QHBoxLayout()
+        status.addWidget(self.progress, 1)
+        status.addWidget(self.rate_label)
+        form.addRow(status)
         form.addRow("Loss", self.loss)
         form.addRow("Optimizer", self.optimizer)
         form.addRow("Learning rate", self.lr)
@@ -480,17 +500,6 @@ class TrainingPanel(QtWidgets.QGroupBox):
         form.addRow("Seed", seed)
         form.addRow("Bias init", self.bias_init)
         form.addRow("Engine", self.engine)
-        buttons = QtWidgets.QGridLayout()
-        buttons.addWidget(self.train_button, 0, 0)
-        buttons.addWidget(self.pause_button, 0, 1)
-        buttons.addWidget(self.step_button, 1, 0)
-        buttons.addWidget(self.reset_button, 1, 1)
-        form.addRow(buttons)
-        status = QtWidgets.QHBoxLayout()
-        status.addWidget(self.epoch_label, 1)
-        status.addWidget(self.rate_label)
-        form.addRow(status)
-        form.addRow(self.progress)
         self.setLayout(form)
 
     def sync(self, cfg):

@@ -20,7 +20,7 @@ from micrograd.train import Config, flatten
 from .network_view import NetworkView
 from .panels import DataPanel, NetworkPanel, TrainingPanel, signals_blocked
 from .plots import DecisionPlot, EvalsView, LossPlot, WeightHeatmaps, save_png
-from .worker import RunState, Update, start_worker
+from .worker import MAX_EMITS_PER_S, RunState, Update, start_worker
 
 ORG, APP = "micrograd", "studio"
 MAX_RECENT = 8
@@ -114,6 +114,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._last_snapshot = None
         self._diverged_shown = 0
         self._closing = False
+        self.max_emits_per_s = MAX_EMITS_PER_S
 
         self._build_ui()
         self._build_actions()
@@ -143,7 +144,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controls.setWidget(column)
         self.controls.setWidgetResizable(True)
         self.controls.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.controls.setMinimumWidth(column.sizeHint().width() + 24)
+        sb = self.controls.verticalScrollBar().sizeHint().width()
+        self.controls.setMinimumWidth(max(column.minimumSizeHint().width(), 360) + sb + 8)
 
         self.network_view = NetworkView()
         self.decision_plot = DecisionPlot()
@@ -198,6 +200,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.main_split.setStretchFactor(0, 0)
         self.main_split.setStretchFactor(1, 1)
         self.main_split.setCollapsible(0, False)
+        self.main_split.setSizes([self.controls.minimumWidth(), 1000])
         self.setCentralWidget(self.main_split)
         self.status = self.statusBar()
 
@@ -473,7 +476,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if self.state is None:
                 return
         self.thread, self.worker = start_worker(self.state, self._on_progress, self._on_errored,
-                                                self._on_thread_finished)
+                                                self._on_thread_finished, self.max_emits_per_s)
         self.status.showMessage("Training…")
         self._update_buttons()
 

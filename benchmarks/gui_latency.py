@@ -1,0 +1,111 @@
+"""GUI event-loop latency while the demo network trains at full speed in the worker.
+
+A 10 ms `QTimer` (PreciseTimer) records the interval between its ticks while the
+real `MainWindow` trains its default network (moons, 2-16-16-1) with an
+unlimited epoch budget and redraws every throttled snapshot. An idle loop ticks
+every ~10 ms; anything longer is time the GUI could not react.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_latency.py [--seconds 10] [--engine value]
+
+Prints p50/p95/p99/max tick interval (ms), pauses over 50 ms and the training
+rate, per engine. Targets: p99 <= 25 ms, no pause over 50 ms. Exit status 1 if
+a target is missed (a benchmark, not a test: run it on a quiet machine).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+
+from micrograd.train import ENGINES  # noqa: E402
+from microgradgui.window import MainWindow  # noqa: E402
+
+TICK_MS = 10
+P99_TARGET_MS = 25.0
+PAUSE_MS = 50.0
+
+
+def run_loop(app, seconds):
+    loop = QtCore.QEventLoop()
+    QtCore.QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def measure(app, engine, seconds, settings_dir):
+    settings = QtCore.QSettings(os.path.join(settings_dir, f"{engine}.ini"), QtCore.QSettings.Format.IniFormat)
+    w = MainWindow(settings=settings)
+    w.resize(1400, 900)
+    w.show()
+    w.training_panel.engine.setCurrentText(engine)
+    w.training_panel.epochs.setValue(1_000_000)
+    assert w.cfg.engine == engine and w.cfg.layers == [16, 16, 1], (w.cfg.engine, w.cfg.layers)
+    w.train_button.click()
+    run_loop(app, 0.5)  # warm up: first snapshots, compiled trace
+
+    intervals = []
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        intervals.append((now - last[0]) * 1000.0)
+        last[0] = now
+
+    timer = QtCore.QTimer()
+    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(tick)
+    epoch0 = w.state.trainer.epoch
+    redraws0 = w.loss_plot.curve_length()
+    last[0] = time.perf_counter()
+    t0 = last[0]
+    timer.start()
+    run_loop(app, seconds)
+    timer.stop()
+    elapsed = time.perf_counter() - t0
+    epochs = w.state.trainer.epoch - epoch0
+    w.close()
+    a = np.array(intervals)
+    return {
+        "engine": engine,
+        "ticks": len(a),
+        "p50": float(np.percentile(a, 50)),
+        "p95": float(np.percentile(a, 95)),
+        "p99": float(np.percentile(a, 99)),
+        "max": float(a.max()),
+        "pauses": int((a > PAUSE_MS).sum()),
+        "epochs_per_s": epochs / elapsed,
+        "curve": redraws0,
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--engine", choices=ENGINES, action="append",
+                    help="engine(s) to measure (default: every engine)")
+    args = ap.parse_args(argv)
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    ok = True
+    print(f"platform {app.platformName()}, timer {TICK_MS} ms, {args.seconds:g} s per engine, "
+          f"demo network moons 2-16-16-1")
+    print(f"{'engine':<9} {'ticks':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} {'>50ms':>6} {'epochs/s':>9}")
+    with tempfile.TemporaryDirectory() as d:
+        for engine in args.engine or ENGINES:
+            r = measure(app, engine, args.seconds, d)
+            print(f"{r['engine']:<9} {r['ticks']:>6} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} "
+                  f"{r['max']:>7.1f} {r['pauses']:>6} {r['epochs_per_s']:>9.0f}")
+            ok &= r["p99"] <= P99_TARGET_MS and r["pauses"] == 0
+    print("targets (p99 <= 25 ms, no pause > 50 ms):", "met" if ok else "MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
