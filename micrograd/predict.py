@@ -13,6 +13,7 @@ ACTS = {
 def predict(weights, activations, X):
     """Outputs (n, outputs) for inputs X (n, inputs); weights per layer (W [out][in], b [out])."""
     h = np.asarray(X, dtype=float)
-    for (W, b), act in zip(weights, activations):
-        h = ACTS[act](h @ np.asarray(W, dtype=float).T + np.asarray(b, dtype=float))
+    with np.errstate(over="ignore", invalid="ignore"):  # huge weights give inf, not a warning
+        for (W, b), act in zip(weights, activations):
+            h = ACTS[act](h @ np.asarray(W, dtype=float).T + np.asarray(b, dtype=float))
     return h

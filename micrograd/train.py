@@ -415,7 +415,8 @@ def summarize(histories):
         if not values:
             return None
         a = np.array(values, dtype=float)
-        return {"mean": float(a.mean()), "std": float(a.std()), "min": float(a.min()), "max": float(a.max())}
+        with np.errstate(invalid="ignore"):  # a diverged run's inf makes the std nan, quietly
+            return {"mean": float(a.mean()), "std": float(a.std()), "min": float(a.min()), "max": float(a.max())}
 
     reached = [f.epoch for f in finals if f.stop == TOLERANCE]
     return {
