@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -550,6 +551,8 @@ class MainWindow(QtWidgets.QMainWindow):
     @QtCore.Slot(object)
     def _on_progress(self, update):
         if update.state is not self.state or self._closing:
+            if update.gate is not None:
+                update.gate.done()
             return  # from a session that was reset meanwhile
         self._pending.append(update)
         if not self._redraw_scheduled:
@@ -559,8 +562,19 @@ class MainWindow(QtWidgets.QMainWindow):
     def _redraw(self):
         self._redraw_scheduled = False
         pending, self._pending = self._pending, []
-        if pending:
-            self._apply(pending)
+        if not pending:
+            return
+        t0 = time.perf_counter()
+        self._apply(pending)
+        gates = [u.gate for u in pending if u.gate is not None]
+        if gates and self.isVisible():
+            # Paint now, while the worker waits for this frame (see worker.py): deliver the
+            # scenes' queued updates and the paint passes they request (UpdateRequest),
+            # instead of painting later, from the event loop, against a worker busy again.
+            QtCore.QCoreApplication.sendPostedEvents()
+        cost = time.perf_counter() - t0
+        for g in gates:
+            g.done(cost)
 
     def _apply(self, updates):
         """Draw a batch of updates: every epoch into the curves, the last snapshot everywhere."""

@@ -15,9 +15,21 @@ are `threading.Event`s checked between epochs. It emits at most `MAX_EMITS_PER_S
 previous emit plus one fresh `Snapshot`; the last epochs of a run are always
 emitted. It reports any exception through `errored(str)` and always emits
 `finished`.
+
+Back-pressure: pure-Python training holds the GIL, and a GUI frame hands the GIL back
+and forth hundreds of times (PySide releases it around every Qt call, pyqtgraph paints
+in Python), each time waiting for the busy worker to give it back. So the worker never
+trains while the GUI draws: every emit carries a `FrameGate` the worker then waits on
+(blocked, GIL released) until the GUI has drawn *and painted* that update and reports
+`done()`, or `MAX_GUI_WAIT` passes. It also spaces its emits by at least
+`FRAME_SPACING` x the last frame's cost (between 1/MAX_EMITS_PER_S and 1/MIN_EMITS_PER_S
+seconds), so a slow frame leaves the GUI idle time of its own. While it trains, the GIL
+switch interval is `SWITCH_INTERVAL`, so the GUI thread gets the GIL back within a
+fraction of a millisecond (for timers, input) instead of CPython's default 5 ms.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -32,6 +44,35 @@ from micrograd.train import Config, Session
 LIVE_THREADS: "weakref.WeakSet[QtCore.QThread]" = weakref.WeakSet()
 
 MAX_EMITS_PER_S = 30
+MIN_EMITS_PER_S = 15     # the adaptive spacing never lets the window fall below this frame rate
+FRAME_SPACING = 2.0      # train for at least this many times the last frame's cost between emits
+MAX_GUI_WAIT = 0.25      # s; a GUI that never reports a frame slows training, never stops it
+SWITCH_INTERVAL = 0.0005  # s; sys.setswitchinterval while a worker trains (CPython's default: 0.005)
+
+
+class FrameGate:
+    """Back-pressure between the worker and the window: the worker `clear()`s it as it emits
+    and `wait()`s before training on; the window calls `done(cost)` once the frame that drew
+    the update is painted. Thread-safe (a `threading.Event` and a float)."""
+
+    def __init__(self):
+        self._event = threading.Event()
+        self._event.set()
+        self.cost = 0.0  # seconds the last frame took (redraw + paint)
+
+    def clear(self):
+        self._event.clear()
+
+    def done(self, cost: float | None = None):
+        if cost is not None:
+            self.cost = float(cost)
+        self._event.set()
+
+    def is_done(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
 
 
 @dataclass
@@ -43,6 +84,7 @@ class Update:
     epochs: list
     snapshot: object  # micrograd.train.Snapshot
     summary: dict | None = None  # set on the emit that ends the last run
+    gate: FrameGate | None = None  # call gate.done() once this update is drawn and painted
 
 
 @dataclass
@@ -114,18 +156,29 @@ class TrainWorker(QtCore.QObject):
         super().__init__()  # no parent: it is moved to its own thread
         self.state = state
         self.interval = 1.0 / max_emits_per_s
+        self.min_interval = max(self.interval, 1.0 / MIN_EMITS_PER_S)
         self.stop_event = threading.Event()
         self.pause_event = threading.Event()
+        self.gate = FrameGate()
 
     def stop(self):
         self.stop_event.set()
+        self.gate.done()  # wake a worker waiting for the GUI
 
     def pause(self):
         self.pause_event.set()
+        self.gate.done()
 
-    def _emit(self, epochs, summary=None):
+    def _emit(self, epochs, summary=None, gated=False):
         st = self.state
-        self.progress.emit(Update(st, st.trainer.run, epochs, st.trainer.snapshot(), summary))
+        if gated:
+            self.gate.clear()
+        self.progress.emit(Update(st, st.trainer.run, epochs, st.trainer.snapshot(), summary,
+                                  self.gate if gated else None))
+
+    def emit_interval(self) -> float:
+        """Seconds between emits: 1/max_emits_per_s, or FRAME_SPACING x the last frame's cost."""
+        return min(max(self.interval, FRAME_SPACING * self.gate.cost), self.min_interval)
 
     @QtCore.Slot()
     def run(self):
@@ -133,14 +186,20 @@ class TrainWorker(QtCore.QObject):
         pending, last = [], 0.0
         try:
             while not (self.stop_event.is_set() or self.pause_event.is_set()):
+                if not self.gate.is_done():
+                    # The GUI is drawing our last update: let it have the GIL to itself.
+                    if not self.gate.wait(MAX_GUI_WAIT):
+                        self.gate.done()  # no word from the GUI: train on regardless
+                    last = time.monotonic()  # the spacing counts from the end of the frame
+                    continue
                 if st.trainer.done:
                     if not st.advance():
                         break
                     continue
                 pending.append(st.step())
                 now = time.monotonic()
-                if st.trainer.done or now - last >= self.interval:
-                    self._emit(pending)
+                if st.trainer.done or now - last >= self.emit_interval():
+                    self._emit(pending, gated=True)
                     pending, last = [], now
             if pending:
                 self._emit(pending)
@@ -155,6 +214,8 @@ class TrainWorker(QtCore.QObject):
 
 def start_worker(state: RunState, on_progress, on_errored, on_thread_finished, max_emits_per_s=MAX_EMITS_PER_S):
     """Create a worker and its thread, wire them, start; returns (thread, worker)."""
+    if sys.getswitchinterval() > SWITCH_INTERVAL:
+        sys.setswitchinterval(SWITCH_INTERVAL)  # process-wide; harmless when nothing contends
     thread = QtCore.QThread()
     thread.setObjectName("trainingThread")
     LIVE_THREADS.add(thread)

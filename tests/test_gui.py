@@ -285,6 +285,38 @@ def test_worker_throttles_and_always_sends_the_last_epochs(qtbot):
     assert all(u.snapshot is not None for u in updates)
 
 
+def test_worker_waits_for_the_gui_to_draw_each_update(qtbot, monkeypatch):
+    """Back-pressure: after each emit the worker trains no further until the GUI reports the
+    frame drawn (gate.done), and stop() wakes a waiting worker."""
+    from micrograd.data import make_dataset, split
+    from micrograd.train import Config
+    monkeypatch.setattr(wk, "MAX_GUI_WAIT", 60.0)  # only done()/stop() may release it here
+    tr, te = split(make_dataset("moons", 40, 0.1, 0), 0.25, 0)
+    state = wk.RunState(Config(layers=[3, 1], activations=["relu", "linear"], epochs=10_000), tr, te)
+    seen = []  # (last epoch in the update, trainer epoch when the GUI got it, gate done then?)
+    updates = []
+    done = []
+
+    def on_progress(u):
+        updates.append(u)
+        seen.append((u.epochs[-1].epoch if u.epochs else None, state.trainer.epoch,
+                     u.gate.is_done() if u.gate else None))
+
+    thread, worker = wk.start_worker(state, on_progress, done.append, lambda: done.append("end"),
+                                     max_emits_per_s=1e6)  # an emit after every epoch
+    for k in range(3):
+        qtbot.waitUntil(lambda: len(updates) > k, timeout=TIMEOUT)
+        last, trainer_epoch, gate_done = seen[k]
+        assert gate_done is False          # the worker is waiting for this frame
+        assert trainer_epoch == last       # ... and has not trained past what it sent
+        if k < 2:
+            updates[k].gate.done(0.001)    # "drawn": the worker goes on
+    assert [e.epoch for u in updates for e in u.epochs] == list(range(1, seen[2][0] + 1))  # all, in order
+    worker.stop()                          # wakes the waiting worker
+    qtbot.waitUntil(lambda: "end" in done, timeout=TIMEOUT)
+    assert len(updates) <= 4
+
+
 # --- files -----------------------------------------------------------------------------
 
 def test_export_import_round_trip(win, qtbot, tmp_path):
