@@ -171,8 +171,11 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad}{label})"
 
 
+_new = object.__new__
+
+
 def _node(data, prev, op):
-    """`Value(data, prev, op)` for the hot binary ops, whose `data` is already a float.
+    """`Value(data, prev, op)` for the hot ops (`+`, `*`, dot), whose `data` is already a float.
 
     Calling the class re-enters the interpreter for `__init__` (and its float());
     a plain function call is inlined by 3.11's eval loop. 10-20% off building a
@@ -185,9 +188,6 @@ def _node(data, prev, op):
     v._op = op
     v.label = ""
     return v
-
-
-_new = object.__new__
 
 
 def dot(w, x, b):
