@@ -7,9 +7,13 @@ every ~10 ms; anything longer is time the GUI could not react.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_latency.py [--seconds 10] [--engine value]
 
-Prints p50/p95/p99/max tick interval (ms), pauses over 50 ms and the training
-rate, per engine. Targets: p99 <= 25 ms, no pause over 50 ms. Exit status 1 if
-a target is missed (a benchmark, not a test: run it on a quiet machine).
+Prints, per engine (both by default, one after the other, in one run):
+  * the timer's lateness, latency = tick interval - 10 ms: p50/p95/p99/max;
+  * the raw tick interval p50/p99 (an idle loop gives ~10 ms);
+  * pauses: tick intervals over 50 ms (the GUI could not react for that long);
+  * the training rate, epochs/s, measured over the same seconds.
+Targets: latency p99 <= 25 ms, no pause over 50 ms. Exit status 1 if a target is
+missed (a benchmark, not a test: run it on a quiet machine, several times).
 """
 from __future__ import annotations
 
@@ -73,13 +77,16 @@ def measure(app, engine, seconds, settings_dir):
     epochs = w.state.trainer.epoch - epoch0
     w.close()
     a = np.array(intervals)
+    late = np.maximum(a - TICK_MS, 0.0)
     return {
         "engine": engine,
         "ticks": len(a),
-        "p50": float(np.percentile(a, 50)),
-        "p95": float(np.percentile(a, 95)),
-        "p99": float(np.percentile(a, 99)),
-        "max": float(a.max()),
+        "p50": float(np.percentile(late, 50)),
+        "p95": float(np.percentile(late, 95)),
+        "p99": float(np.percentile(late, 99)),
+        "max": float(late.max()),
+        "raw_p50": float(np.percentile(a, 50)),
+        "raw_p99": float(np.percentile(a, 99)),
         "pauses": int((a > PAUSE_MS).sum()),
         "epochs_per_s": epochs / elapsed,
         "curve": redraws0,
@@ -96,14 +103,17 @@ def main(argv=None):
     ok = True
     print(f"platform {app.platformName()}, timer {TICK_MS} ms, {args.seconds:g} s per engine, "
           f"demo network moons 2-16-16-1")
-    print(f"{'engine':<9} {'ticks':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} {'>50ms':>6} {'epochs/s':>9}")
+    print("latency = tick interval - 10 ms (the timer's lateness); raw = the interval itself; ms")
+    print(f"{'engine':<9} {'ticks':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} "
+          f"{'raw p50':>8} {'raw p99':>8} {'>50ms':>6} {'epochs/s':>9}")
     with tempfile.TemporaryDirectory() as d:
         for engine in args.engine or ENGINES:
             r = measure(app, engine, args.seconds, d)
             print(f"{r['engine']:<9} {r['ticks']:>6} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} "
-                  f"{r['max']:>7.1f} {r['pauses']:>6} {r['epochs_per_s']:>9.0f}")
+                  f"{r['max']:>7.1f} {r['raw_p50']:>8.1f} {r['raw_p99']:>8.1f} {r['pauses']:>6} "
+                  f"{r['epochs_per_s']:>9.0f}", flush=True)
             ok &= r["p99"] <= P99_TARGET_MS and r["pauses"] == 0
-    print("targets (p99 <= 25 ms, no pause > 50 ms):", "met" if ok else "MISSED")
+    print("targets (latency p99 <= 25 ms, no tick interval > 50 ms):", "met" if ok else "MISSED")
     return 0 if ok else 1
 
 

@@ -77,6 +77,9 @@ def _style_plot(plot: pg.PlotItem, title: str | None = None, left: str | None = 
         ax.setTickFont(font)
         ax.setPen(FOREGROUND)
         ax.setTextPen(FOREGROUND)
+        # No "(x0.001)" SI scaling: it re-renders the axis label (HTML, a re-layout) whenever the
+        # range moves, i.e. on most frames while training.
+        ax.enableAutoSIPrefix(False)
     if title:
         plot.setTitle(title, size=TITLE_SIZE, color=FOREGROUND)
     if left:
