@@ -33,7 +33,6 @@ NOTE: the batch is summed in a different order than the `Value` engine does
 (BLAS dot products, numpy's pairwise sums), so results agree to rounding
 (~1e-15 relative), not bit for bit.
 """
-import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -105,37 +104,11 @@ def one_blas_thread():
 
 # -- tracing -----------------------------------------------------------------
 
-_trace_lock = threading.Lock()
-
-
-@contextmanager
-def _recording_constants():
-    """`x + 3.0` keeps only (x, 1.0) in the node: the 3.0 is lost. While tracing (this
-    thread only), remember it by node id. Other threads see the unchanged operator."""
-    consts = {}
-    me = threading.get_ident()
-    original = Value.__add__
-
-    def add(self, other):
-        out = original(self, other)
-        if isinstance(other, (int, float)) and threading.get_ident() == me and out is not NotImplemented:
-            consts[id(out)] = float(other)
-        return out
-
-    with _trace_lock:
-        Value.__add__ = add
-        try:
-            yield consts
-        finally:
-            Value.__add__ = original
-
-
 def trace(model, loss):
     """Model + per-sample loss for one symbolic sample.
 
-    Returns (params, xs, ys, outs, term, consts): the parameter Values, input and
-    target placeholders, the model's output Values, the per-sample loss Value, and
-    the constants of `x + c` nodes by node id.
+    Returns (params, xs, ys, outs, term): the parameter Values, input and
+    target placeholders, the model's output Values and the per-sample loss Value.
     """
     if loss not in LOSSES:
         raise Unsupported(f"unknown loss {loss!r}")
@@ -147,17 +120,16 @@ def trace(model, loss):
     # Distinct, irregular placeholder numbers: no accidental ties or zeros.
     xs = [Value(0.3141 + 0.1 * j, label=f"x{j}") for j in range(nin)]
     try:
-        with _recording_constants() as consts:
-            outs = list(model(xs))
-            ys = [Value(0.2718 + 0.1 * j, label=f"y{j}") for j in range(len(outs))]
-            term = fn(outs, ys)
+        outs = list(model(xs))
+        ys = [Value(0.2718 + 0.1 * j, label=f"y{j}") for j in range(len(outs))]
+        term = fn(outs, ys)
     except Unsupported:
         raise
     except Exception as e:  # a data-dependent error at the placeholder values
         raise Unsupported(f"tracing the model and loss failed: {e}") from None
     if not all(isinstance(o, Value) for o in outs) or not isinstance(term, Value):
         raise Unsupported("the model or loss does not return Values")
-    return params, xs, ys, outs, term, consts
+    return params, xs, ys, outs, term
 
 
 # -- the graph as a plain IR -----------------------------------------------------
@@ -191,15 +163,15 @@ def _topo(roots):
     return order
 
 
-def _decode(v, consts):
+def _decode(v):
     """(kind, parents, const) of one interior Value; Unsupported if unknown."""
     op, prev = v._op, v._prev
     ps, ds = prev[::2], prev[1::2]
     if op == "+":
         if len(ps) == 2:
             return "add2", ps, None
-        if len(ps) == 1 and id(v) in consts:
-            return "addc", ps, consts[id(v)]
+    elif op.startswith("+") and len(ps) == 1:  # x + c names c in the op: "+3.0"
+        return "addc", ps, float(op[1:])
     elif op == "*":
         if len(ps) == 2:
             return "mul2", ps, None
@@ -235,16 +207,16 @@ class Program:
     def __init__(self, model, loss, l1=0.0, l2=0.0):
         self.loss_name, self.l1, self.l2 = loss, float(l1), float(l2)
         self.reduce = LOSSES[loss][1] if loss in LOSSES else None
-        params, xs, ys, outs, term, consts = trace(model, loss)
+        params, xs, ys, outs, term = trace(model, loss)
         self.nparams, self.nin, self.nout = len(params), len(xs), len(outs)
-        self._build(params, xs, ys, outs, term, consts)
+        self._build(params, xs, ys, outs, term)
         self._bound = {}
         self.TH = np.zeros(self.nparams)  # theta, copied in each call; W blocks are views of it
         self.GR = np.zeros(self.nparams)  # the gradient, written by backward
         self._generate()
 
     # ---- IR ----------------------------------------------------------------
-    def _build(self, params, xs, ys, outs, term, consts):
+    def _build(self, params, xs, ys, outs, term):
         pindex = {}
         for i, p in enumerate(params):
             if id(p) in pindex:
@@ -267,7 +239,7 @@ class Program:
                 else:
                     raise Unsupported(f"a constant Value leaf ({v.data!r}) in the graph")
                 continue
-            kind, ps, const = _decode(v, consts)
+            kind, ps, const = _decode(v)
             args = [alias.get(id(p), id(p)) for p in ps]
             if kind == "sum" and len(args) == 1:
                 alias[k] = args[0]

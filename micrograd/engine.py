@@ -38,7 +38,9 @@ class Value:
         if isinstance(other, Value):
             return _node(self.data + other.data, (self, 1.0, other, 1.0), "+")
         if isinstance(other, (int, float)):
-            return Value(self.data + other, (self, 1.0), "+")
+            # The op names the constant: the local derivative (1) does not
+            # keep it, and a drawing or the compiler needs it.
+            return Value(self.data + other, (self, 1.0), f"+{float(other)!r}")
         return NotImplemented
 
     def __mul__(self, other):
