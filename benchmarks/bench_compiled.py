@@ -28,7 +28,6 @@ gets the shared initial weights through theta (our parameter order is micrograd'
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path

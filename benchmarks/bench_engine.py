@@ -32,7 +32,7 @@ BENCH_DIR = Path(os.environ.get("BENCH_DIR", HERE.parents[1].parent / "shared" /
 sys.path.insert(0, str(BENCH_DIR))
 
 import baselines  # noqa: E402
-from baselines import Impl, MicrogradImpl, MicrogradNoGCImpl, Unsupported, flat_params, mg_w4  # noqa: E402
+from baselines import Impl, MicrogradImpl, MicrogradNoGCImpl, flat_params, mg_w4  # noqa: E402
 
 
 def _git_rev(path):

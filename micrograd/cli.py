@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import math
 import os
 import signal
@@ -25,11 +24,11 @@ import time
 import numpy as np
 
 from . import modelfile
-from .data import DATASETS, REGRESSION, DataError, load_csv, make_dataset, split
+from .data import DATASETS, DataError, load_csv, make_dataset, read_rows, split
 from .losses import LOSSES
 from .nn import ACTIVATIONS
 from .optim import OPTIMIZERS, SCHEDULES
-from .train import ENGINES, Config, Session, Trainer  # noqa: F401  (Trainer: for callers/tests)
+from .train import ENGINES, Config, Session
 
 PROG = "micrograd"
 CLASSIFICATION_LOSSES = ("hinge", "bce")
@@ -37,7 +36,6 @@ CLASSIFICATION_LOSSES = ("hinge", "bce")
 # tanh at 0.05 (constant) trains every built-in regression set. Classification keeps
 # Config's defaults, which are the micrograd demo (hinge, relu, SGD 1.0 -> 0.1).
 REGRESSION_DEFAULTS = {"loss": "mse", "activation": "tanh", "lr": 0.05, "schedule": "constant"}
-MAX_PREDICT_BYTES = 50 * 1024 * 1024
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -365,24 +363,8 @@ def _arch(cfg):
 def _read_inputs(path, model):
     """Rows of inputs from a CSV: a header selects the model's features by name; without one the
     first `inputs` columns are used (a trailing label column is ignored)."""
-    if not os.path.exists(path):
-        raise DataError(f"{path}: file not found")
-    if os.path.isdir(path):
-        raise DataError(f"{path}: is a directory, not a CSV file")
-    if os.path.getsize(path) > MAX_PREDICT_BYTES:
-        raise DataError(f"{path}: file is over {MAX_PREDICT_BYTES // 2**20} MB")
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise DataError(f"{path}: line {line}: not UTF-8 text") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        rows = [(reader.line_num, [c.strip() for c in r]) for r in reader if any(c.strip() for c in r)]
-    except csv.Error as e:
-        raise DataError(f"{path}: line {reader.line_num}: {e}") from None
+    cells, lines = read_rows(path)
+    rows = list(zip(lines, cells))
     if not rows:
         raise DataError(f"{path}: file is empty")
     n = model.inputs

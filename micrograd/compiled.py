@@ -303,13 +303,10 @@ class Program:
 
     # ---- layout --------------------------------------------------------------
     def _layout(self):
-        nodes = self._nodes
         xlists = {key[2] for key, _ in self._groups if key[1] == "dot"}
-        rows, ones = 0, []
-        self._xrows = list(range(0, self.nin))
-        rows = self.nin
-        ones.append(rows)
-        rows += 1
+        self._xrows = list(range(self.nin))
+        ones = [self.nin]  # a row of ones under every matmul input block (the bias column)
+        rows = self.nin + 1
         self._yrows = list(range(rows, rows + self.nout))
         rows += self.nout
         for key, members in self._groups:
@@ -372,7 +369,7 @@ class Program:
             E.backward_group(gi, key, members)
         unused = sorted(set(range(self.nparams)) - E.pinit)
         if unused:
-            E.setup_const(f"UNUSED", np.array(unused, dtype=np.intp))
+            E.setup_const("UNUSED", np.array(unused, dtype=np.intp))
             E.bwd.append("GR[UNUSED] = 0.0")
         outs = [self.row(o) for o in self._outs]
         E.outs = outs

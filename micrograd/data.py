@@ -208,7 +208,7 @@ def _is_num(cell):
     return True
 
 
-def _read_rows(path):
+def read_rows(path):
     """Non-blank rows (cells stripped) with their line numbers, after size checks."""
     if not os.path.exists(path):
         raise DataError(f"{path}: file not found")
@@ -259,7 +259,7 @@ def load_csv(path, label: str | None = None) -> Dataset:
     values is regression. Anything else is refused with a DataError.
     """
     path = os.fspath(path)
-    rows, lines = _read_rows(path)
+    rows, lines = read_rows(path)
     if not rows:
         raise DataError(f"{path}: file is empty")
     width = len(rows[0])

@@ -1,7 +1,6 @@
 """The command line, end to end: train -> model file -> predict / info, and every refusal."""
 import csv
 import io
-import json
 import os
 import signal
 import subprocess

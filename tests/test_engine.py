@@ -1,6 +1,5 @@
 """The Value engine against central finite differences, plus its structural promises."""
 import gc
-import math
 
 import pytest
 from hypothesis import given, settings, strategies as st
