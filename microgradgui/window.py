@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import functools
 import time
 
 import numpy as np
@@ -564,20 +565,37 @@ class MainWindow(QtWidgets.QMainWindow):
         pending, self._pending = self._pending, []
         if not pending:
             return
-        t0 = time.perf_counter()
-        self._apply(pending)
         gates = [u.gate for u in pending if u.gate is not None]
-        if gates and self.isVisible():
-            # Paint now, while the worker waits for this frame (see worker.py): deliver the
-            # scenes' queued updates and the paint passes they request (UpdateRequest),
-            # instead of painting later, from the event loop, against a worker busy again.
-            QtCore.QCoreApplication.sendPostedEvents()
-        cost = time.perf_counter() - t0
-        for g in gates:
-            g.done(cost)
+        if not gates or not self.isVisible():
+            self._apply(pending)
+            for g in gates:
+                g.done(0.0)
+            return
+        # A frame in short steps, one per turn of the event loop, each drawn or painted at
+        # once: a timer or a click waits for one step at most, never a whole frame. The
+        # worker waits for the last one (see worker.py).
+        steps = [functools.partial(self._add_epochs, pending), self._paint_now,
+                 functools.partial(self._draw_snapshot, pending[-1].snapshot), self._paint_now]
+        self._frame_step(steps, gates, 0.0)
 
-    def _apply(self, updates):
-        """Draw a batch of updates: every epoch into the curves, the last snapshot everywhere."""
+    def _frame_step(self, steps, gates, cost):
+        t0 = time.perf_counter()
+        steps.pop(0)()
+        cost += time.perf_counter() - t0
+        if steps:
+            QtCore.QTimer.singleShot(0, self, functools.partial(self._frame_step, steps, gates, cost))
+        else:
+            for g in gates:
+                g.done(cost)
+
+    @staticmethod
+    def _paint_now():
+        """Deliver the scenes' queued updates and the paint passes they request now, while
+        the worker waits for this frame, not later from the event loop against a busy worker."""
+        QtCore.QCoreApplication.sendPostedEvents()
+
+    def _add_epochs(self, updates):
+        """Every epoch of the updates into the curves and the status line."""
         evals = self.cfg.evals > 1
         last_epoch = None
         for u in updates:
@@ -588,9 +606,12 @@ class MainWindow(QtWidgets.QMainWindow):
                 last_epoch = u.epochs[-1]
             if u.summary is not None and evals:
                 self.evals_view.set_summary(u.summary)
-        snap = updates[-1].snapshot
-        self._draw_snapshot(snap)
         self._update_status(last_epoch)
+
+    def _apply(self, updates):
+        """Draw a batch of updates: every epoch into the curves, the last snapshot everywhere."""
+        self._add_epochs(updates)
+        self._draw_snapshot(updates[-1].snapshot)
 
     def _draw_snapshot(self, snap):
         self._last_snapshot = snap

@@ -29,6 +29,7 @@ fraction of a millisecond (for timers, input) instead of CPython's default 5 ms.
 """
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -216,6 +217,10 @@ def start_worker(state: RunState, on_progress, on_errored, on_thread_finished, m
     """Create a worker and its thread, wire them, start; returns (thread, worker)."""
     if sys.getswitchinterval() > SWITCH_INTERVAL:
         sys.setswitchinterval(SWITCH_INTERVAL)  # process-wide; harmless when nothing contends
+    # The reference engine allocates millions of objects per second; the cyclic collector's
+    # full passes would walk the window's own objects each time, from whichever thread
+    # allocates (often the GUI's: 50+ ms pauses). Frozen, they are skipped.
+    gc.freeze()
     thread = QtCore.QThread()
     thread.setObjectName("trainingThread")
     LIVE_THREADS.add(thread)
