@@ -8,7 +8,11 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def test_readme_python_blocks_run():
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
     assert blocks, "the README has no Python example"
+    results = []
     for block in blocks:
         namespace = {}
         exec(compile(block, str(README), "exec"), namespace)
-        assert namespace["a"].grad != 0.0 and namespace["loss"].data >= 0.0
+        results.append(namespace)
+    engine, training = results[0], results[1]
+    assert engine["a"].grad != 0.0 and engine["loss"].data >= 0.0
+    assert training["session"].summary()["converged"] == 1.0
