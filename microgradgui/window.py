@@ -99,6 +99,8 @@ def spec_from_block(block):
 class MainWindow(QtWidgets.QMainWindow):
     """micrograd studio. `settings`: a QSettings (tests pass one in a temp dir)."""
 
+    frameDrawn = QtCore.Signal()  # every plot shows the latest update received
+
     def __init__(self, settings: QtCore.QSettings | None = None, parent=None):
         super().__init__(parent)
         self.setObjectName("mainWindow")
@@ -570,6 +572,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._apply(pending)
             for g in gates:
                 g.done(0.0)
+            self.frameDrawn.emit()
             return
         # A frame in short steps, one per turn of the event loop, each drawn or painted at
         # once: a timer or a click waits for one step at most, never a whole frame. The
@@ -587,6 +590,7 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             for g in gates:
                 g.done(cost)
+            self.frameDrawn.emit()
 
     @staticmethod
     def _paint_now():

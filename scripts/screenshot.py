@@ -23,13 +23,20 @@ from microgradgui.window import MainWindow  # noqa: E402
 
 
 class Waiter(QtCore.QObject):
+    """Ends the loop at the first complete frame drawn after the run passed `epochs`."""
+
     def __init__(self, epochs, loop):
         super().__init__()
-        self.epochs, self.loop = epochs, loop
+        self.epochs, self.loop, self.reached = epochs, loop, False
 
     @QtCore.Slot(object)
     def on_progress(self, update):
         if update.epochs and update.epochs[-1].epoch >= self.epochs:
+            self.reached = True
+
+    @QtCore.Slot()
+    def on_frame(self):
+        if self.reached:
             self.loop.quit()
 
 
@@ -55,13 +62,13 @@ def main(argv=None):
         waiter = Waiter(args.epochs, loop)  # a QObject in this thread: its slot runs here, queued
         w.train_button.click()
         w.worker.progress.connect(waiter.on_progress)
+        w.frameDrawn.connect(waiter.on_frame)
         w.thread.finished.connect(loop.quit)
         timeout.start()
         loop.exec()
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        app.processEvents()  # draw the snapshot that ended the wait
         ok = w.grab().save(args.out, "PNG")
-        epoch = w.state.trainer.epoch
+        epoch = w.loss_plot.curve_length()
         w.close()
     print(f"{args.out}: {'saved' if ok else 'FAILED'} at epoch {epoch}")
     return 0 if ok else 1
