@@ -71,6 +71,9 @@ mg_ensure_venv() {
     echo "$want" > "$STAMP"
 }
 
+# shellcheck source=scripts/qt-libs.sh
+source "$REPO_ROOT/scripts/qt-libs.sh"
+mg_ensure_qt_libs || _mg_die "missing Qt system libraries (see above)"
 mg_ensure_venv
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
