@@ -37,7 +37,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .engine import Value
+from .engine import Value, _pairs
 from .losses import LOSSES
 
 ELEMENTWISE = ("relu", "tanh", "sigmoid", "softplus", "exp", "log", "abs")
@@ -156,7 +156,7 @@ def _topo(roots):
                 order.append(v)
                 continue
             stack.append((v, True))
-            for p in reversed(v._prev[::2]):  # first parent first: rows come out in neuron order
+            for p in reversed(_pairs(v)[::2]):  # first parent first: rows come out in neuron order
                 if id(p) not in seen:
                     seen.add(id(p))
                     stack.append((p, False))
@@ -165,7 +165,7 @@ def _topo(roots):
 
 def _decode(v):
     """(kind, parents, const) of one interior Value; Unsupported if unknown."""
-    op, prev = v._op, v._prev
+    op, prev = v._op, _pairs(v)
     ps, ds = prev[::2], prev[1::2]
     if op == "+":
         if len(ps) == 2:
@@ -229,7 +229,7 @@ class Program:
         order = []
         for v in _topo([*outs, term]):
             k = id(v)
-            if not v._prev:
+            if v._a is None:
                 if k in pindex:
                     nodes[k] = ("param", pindex[k])
                 elif k in xindex:
