@@ -15,6 +15,7 @@ import time
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from micrograd import modelfile
 from micrograd import train as mtrain
 from micrograd.data import CLASSIFICATION, DATASETS, load_csv, make_dataset, split
 from micrograd.train import Config, flatten
@@ -30,23 +31,6 @@ DEFAULT_DATA = {"dataset": "moons", "samples": 100, "noise": 0.1, "seed": 0, "te
 MODEL_FILTER = "micrograd model (*.json);;All files (*)"
 CSV_FILTER = "CSV data (*.csv *.txt);;All files (*)"
 PNG_FILTER = "PNG image (*.png)"
-
-
-def decision_threshold(cfg):
-    fn = getattr(mtrain, "decision_threshold", None)
-    if fn is not None:
-        return fn(cfg)
-    neg, pos = cfg.targets()
-    return (neg + pos) / 2
-
-
-def _modelfile():
-    """The model-file module, or None while it does not exist (Export/Import then say so)."""
-    try:
-        from micrograd import modelfile
-    except ImportError:
-        return None
-    return modelfile
 
 
 class Dialogs:
@@ -489,20 +473,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.worker.pause()
 
     def step(self):
-        """One epoch on the GUI thread (no worker runs: the trainer is ours)."""
+        """One epoch, in a worker like Train: a big network on the reference engine can take
+        seconds per epoch, and the window stays responsive meanwhile."""
         if self.running or self.state is None:
             return
-        st = self.state
-        try:
-            if st.trainer.done and not st.advance():
-                self.status.showMessage("Every run has ended; Reset to start again.", 4000)
-                return
-            epoch = st.step()
-        except Exception as e:  # noqa: BLE001
-            self.dialogs.error("Training failed", f"{type(e).__name__}: {e}")
+        if self.state.trainer.done and not self.state.advance():
+            self.status.showMessage("Every run has ended; Reset to start again.", 4000)
             return
-        self._apply([Update(st, st.trainer.run, [epoch], st.trainer.snapshot())])
-        self._report_divergence()
+        self.thread, self.worker = start_worker(self.state, self._on_progress, self._on_errored,
+                                                self._on_thread_finished, self.max_emits_per_s, epochs=1)
         self._update_buttons()
 
     def _stop_worker(self):
@@ -620,7 +599,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _draw_snapshot(self, snap):
         self._last_snapshot = snap
         self.network_view.show_weights(snap.weights)
-        self.decision_plot.show_model(snap.weights, self.cfg.activations, decision_threshold(self.cfg))
+        self.decision_plot.show_model(snap.weights, self.cfg.activations, mtrain.decision_threshold(self.cfg))
         if self.heatmaps.isVisible() or not self.isVisible():
             self.heatmaps.show_weights(snap.weights, snap.grads)
 
@@ -672,10 +651,6 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     def export_model(self):
-        mf = _modelfile()
-        if mf is None:
-            self.dialogs.error("Export", "The model file format is not available in this version.")
-            return
         was_running = self._pause_and_wait()
         try:
             name = self.data_spec.get("dataset") or os.path.splitext(os.path.basename(self.data_spec.get("csv", "model")))[0]
@@ -686,7 +661,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 path += ".json"
             summary = self.state.session.summary() if self.cfg.evals > 1 and self.state.session.runs else None
             try:
-                mf.save_trainer(path, self.state.trainer, self.dataset, summary=summary,
+                modelfile.save_trainer(path, self.state.trainer, self.dataset, summary=summary,
                                 test_ratio=self.data_spec.get("test_ratio", 0.2),
                                 split_seed=self.data_spec.get("split_seed", 0))
             except (ValueError, OSError) as e:
@@ -699,18 +674,13 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.train()
 
     def import_model(self, path=None):
-        if self.running:
-            return
-        mf = _modelfile()
-        if mf is None:
-            self.dialogs.error("Import", "The model file format is not available in this version.")
-            return
+        self._pause_and_wait()  # the import replaces the run: no worker may hold it
         if not path:
             path = self.dialogs.open_path("Import model", MODEL_FILTER)
             if not path:
                 return
         try:
-            model = mf.load(path)
+            model = modelfile.load(path)
         except (ValueError, OSError) as e:  # ModelFileError is a ValueError
             self.dialogs.error("Cannot import the model", str(e))
             return

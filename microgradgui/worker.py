@@ -153,9 +153,10 @@ class TrainWorker(QtCore.QObject):
     errored = QtCore.Signal(str)
     finished = QtCore.Signal()
 
-    def __init__(self, state: RunState, max_emits_per_s: float = MAX_EMITS_PER_S):
+    def __init__(self, state: RunState, max_emits_per_s: float = MAX_EMITS_PER_S, epochs: int | None = None):
         super().__init__()  # no parent: it is moved to its own thread
         self.state = state
+        self.epochs = epochs  # train this many epochs, then end as if paused (None: until stopped)
         self.interval = 1.0 / max_emits_per_s
         self.min_interval = max(self.interval, 1.0 / MIN_EMITS_PER_S)
         self.stop_event = threading.Event()
@@ -184,7 +185,7 @@ class TrainWorker(QtCore.QObject):
     @QtCore.Slot()
     def run(self):
         st = self.state
-        pending, last = [], 0.0
+        pending, last, trained = [], 0.0, 0
         try:
             while not (self.stop_event.is_set() or self.pause_event.is_set()):
                 if not self.gate.is_done():
@@ -198,6 +199,9 @@ class TrainWorker(QtCore.QObject):
                         break
                     continue
                 pending.append(st.step())
+                trained += 1
+                if trained == self.epochs:
+                    break
                 now = time.monotonic()
                 if st.trainer.done or now - last >= self.emit_interval():
                     self._emit(pending, gated=True)
@@ -213,8 +217,10 @@ class TrainWorker(QtCore.QObject):
             self.finished.emit()
 
 
-def start_worker(state: RunState, on_progress, on_errored, on_thread_finished, max_emits_per_s=MAX_EMITS_PER_S):
-    """Create a worker and its thread, wire them, start; returns (thread, worker)."""
+def start_worker(state: RunState, on_progress, on_errored, on_thread_finished, max_emits_per_s=MAX_EMITS_PER_S,
+                 epochs=None):
+    """Create a worker and its thread, wire them, start; returns (thread, worker).
+    `epochs`: end after that many epochs (Step), else train until stopped or paused."""
     if sys.getswitchinterval() > SWITCH_INTERVAL:
         sys.setswitchinterval(SWITCH_INTERVAL)  # process-wide; harmless when nothing contends
     # The reference engine allocates millions of objects per second; the cyclic collector's
@@ -224,7 +230,7 @@ def start_worker(state: RunState, on_progress, on_errored, on_thread_finished, m
     thread = QtCore.QThread()
     thread.setObjectName("trainingThread")
     LIVE_THREADS.add(thread)
-    worker = TrainWorker(state, max_emits_per_s)
+    worker = TrainWorker(state, max_emits_per_s, epochs)
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     # Direct: quit from the worker thread itself, so a GUI thread blocked in wait() is not needed.

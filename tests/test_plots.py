@@ -4,15 +4,14 @@ import math
 import numpy as np
 import pytest
 
-pytest.importorskip("pytestqt")
 
-from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets
 
-from micrograd.data import Dataset, make_dataset, split  # noqa: E402
-from micrograd.predict import predict  # noqa: E402
-from micrograd.train import Config, Epoch, Session, Trainer  # noqa: E402
-from microgradgui.network_view import NetworkView  # noqa: E402
-from microgradgui.plots import (DecisionPlot, EvalsView, LossPlot, WeightHeatmaps,  # noqa: E402
+from micrograd.data import Dataset, make_dataset, split
+from micrograd.predict import predict
+from micrograd.train import Config, Epoch, Session, Trainer
+from microgradgui.network_view import NetworkView
+from microgradgui.plots import (DecisionPlot, EvalsView, LossPlot, WeightHeatmaps,
                                 contour_segments, nice_ceil, save_png)
 
 
