@@ -104,7 +104,7 @@ def build_parser():
     opt.add_argument("--schedule", choices=SCHEDULES,
                      help="learning-rate schedule (default: linear decay to lr-end; constant for regression)")
     opt.add_argument("--lr-end", type=float, default=0.1, help="linear schedule: final lr as a fraction (default: 0.1)")
-    opt.add_argument("--decay-steps", type=int, help="linear schedule: optimizer steps to decay over "
+    opt.add_argument("--decay-steps", type=int, help="linear schedule: epochs to decay over "
                                                      "(default: --epochs)")
     opt.add_argument("--l1", type=float, default=0.0, help="L1 penalty weight (default: 0)")
     opt.add_argument("--l2", type=float, default=1e-4, help="L2 penalty weight (default: 1e-4)")

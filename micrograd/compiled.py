@@ -15,7 +15,8 @@ become one numpy call on a block of rows.
 * same-op elementwise nodes (`tanh`, `+`, `**2`, ...) at one depth: one ufunc
   call on a (k, batch) block.
 * `total` of one term is the term itself (no copy); the batch reduction
-  (mean/sum as in `LOSSES`) and the L1/L2 penalties are part of the program.
+  (mean/sum as in `LOSSES`) is part of the program. The L1/L2 penalties,
+  which involve only the parameters, are added by `CompiledEngine` in numpy.
 
 Rows are laid out so that a fused group's outputs are contiguous and in the
 order the next group reads them: blocks are views, not copies. Where that is
@@ -204,8 +205,7 @@ def _decode(v):
 class Program:
     """A compiled model + loss. `bind(B)` gives the runnable forward/backward for batch size B."""
 
-    def __init__(self, model, loss, l1=0.0, l2=0.0):
-        self.loss_name, self.l1, self.l2 = loss, float(l1), float(l2)
+    def __init__(self, model, loss):
         self.reduce = LOSSES[loss][1] if loss in LOSSES else None
         params, xs, ys, outs, term = trace(model, loss)
         self.nparams, self.nin, self.nout = len(params), len(xs), len(outs)
@@ -693,7 +693,7 @@ class CompiledEngine:
 
     def __init__(self, model, cfg):
         self.model, self.cfg = model, cfg
-        self.program = Program(model, cfg.loss, cfg.l1, cfg.l2)
+        self.program = Program(model, cfg.loss)
         self.TH, self.GR = self.program.TH, self.program.GR
         self.scratch = np.empty(self.program.nparams)
         self.chunk = max(64, CHUNK_BYTES // (8 * 3 * max(self.program.nrows, 1)))

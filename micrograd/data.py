@@ -214,11 +214,16 @@ def read_rows(path):
         raise DataError(f"{path}: file not found")
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory, not a CSV file")
+    if not os.path.isfile(path):  # a device or a pipe: its size says nothing, reading may never end
+        raise DataError(f"{path}: not a regular file")
     size = os.path.getsize(path)
+    too_big = f"{path}: file is over the {MAX_BYTES // 2**20} MB limit"
     if size > MAX_BYTES:
-        raise DataError(f"{path}: file is {size / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB")
+        raise DataError(too_big)
     with open(path, "rb") as f:
-        raw = f.read()
+        raw = f.read(MAX_BYTES + 1)  # the file may have grown since the size check
+    if len(raw) > MAX_BYTES:
+        raise DataError(too_big)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -51,11 +51,18 @@ def batch_loss(name, outs, ys):
 
 def objective(model, X, ys, loss="mse", l1_weight=0.0, l2_weight=0.0):
     """The full training objective on a batch: data loss plus the weighted penalties."""
-    obj = batch_loss(loss, [model(x) for x in X], ys)
+    data_loss = batch_loss(loss, [model(x) for x in X], ys)
+    if not (l1_weight or l2_weight):
+        return data_loss
+    return penalized(data_loss, model.parameters(), l1_weight, l2_weight)
+
+
+def penalized(data_loss, params, l1_weight=0.0, l2_weight=0.0):
+    """data_loss + l2_weight * sum(p^2) + l1_weight * sum(|p|)."""
     if l2_weight:
-        obj = obj + l2_weight * l2(model.parameters())
+        data_loss = data_loss + l2_weight * l2(params)
     if l1_weight:
-        obj = obj + l1_weight * l1(model.parameters())
-    return obj
+        data_loss = data_loss + l1_weight * l1(params)
+    return data_loss
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from .nn import ACTIVATIONS
 from .predict import predict as forward
-from .train import MAX_LAYERS, MAX_WIDTH, Config, Epoch, decision_threshold
+from .train import MAX_LAYERS, MAX_WIDTH, Config, Epoch, decision_threshold, is_finite
 
 FORMAT = "micrograd-model"
 VERSION = 1
@@ -408,7 +408,7 @@ def _int(v, where, lo, hi):
 
 def _is_num(v):
     """A finite JSON number (a bool is not a number; NaN/inf only reach here from Python callers)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and (type(v) is int or math.isfinite(v))
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and is_finite(v)
 
 
 def _numbers(v, n, where, what):

@@ -15,6 +15,8 @@ class Schedule:
     """Learning rate at step k: constant, or linear decay from lr to lr*end over `steps` steps.
 
     The micrograd demo is `Schedule("linear", end=0.1, steps=100)`: 1.0 -> 0.1.
+    `Optimizer.step()` counts its own steps; the `Trainer` counts epochs, so a
+    schedule means the same whatever the batch size.
     """
 
     def __init__(self, kind="constant", end=0.1, steps=100):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .losses import LOSSES, batch_loss, l1, l2
+from .losses import LOSSES, batch_loss, penalized
 from .nn import ACTIVATIONS, BIAS_INITS, MLP
 from .optim import OPTIMIZERS, SCHEDULES, Schedule
 
@@ -34,6 +34,15 @@ MAX_EPOCHS = 1_000_000
 MAX_EVALS = 100
 
 
+def is_finite(x):
+    """math.isfinite, and False for an integer too big for a float (JSON allows 1 followed by
+    400 zeros; float() of it raises OverflowError)."""
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
 @dataclass
 class Config:
     """Everything that defines a training run; `to_dict`/`from_dict` round-trip it through JSON."""
@@ -48,7 +57,7 @@ class Config:
     momentum: float = 0.0
     schedule: str = "linear"
     lr_end: float = 0.1  # linear schedule: final rate as a fraction of lr
-    decay_steps: int = 100
+    decay_steps: int = 100  # linear schedule: epochs to decay over
     l1: float = 0.0
     l2: float = 1e-4
     batch_size: int = 0  # 0: the full batch
@@ -81,7 +90,7 @@ class Config:
             v, want = getattr(self, f.name), type(getattr(defaults, f.name))
             ok = isinstance(v, want) and not isinstance(v, bool)
             if want is float:
-                ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                ok = isinstance(v, (int, float)) and not isinstance(v, bool) and is_finite(v)
             if not ok:
                 raise ValueError(f"training.{f.name}: expected {want.__name__}, got {v!r}")
 
@@ -100,6 +109,8 @@ class Config:
         check(self.loss in LOSSES, "loss", f"must be one of {tuple(LOSSES)}")
         check(not (self.loss == "bce" and self.activations[-1] != "linear"), "loss",
               "bce takes logits: the output activation must be linear")
+        check(not (self.loss == "hinge" and self.activations[-1] == "sigmoid"), "loss",
+              "hinge needs -1/+1 targets, which a sigmoid output cannot reach: use a linear or tanh output")
         check(self.optimizer in OPTIMIZERS, "optimizer", f"must be one of {tuple(OPTIMIZERS)}")
         check(0 < self.lr <= 1e3, "lr", "must be in (0, 1000]")
         check(0 <= self.momentum < 1, "momentum", "must be in [0, 1)")
@@ -128,7 +139,8 @@ class Config:
 
 @dataclass
 class Epoch:
-    """What one epoch measured. Loss and metrics are at the parameters the epoch started from."""
+    """What one epoch measured: with full batches, at the parameters the epoch started from;
+    with mini-batches, the train loss and metric gather each batch's as the parameters move."""
 
     run: int
     epoch: int  # 1-based: the number of epochs done
@@ -177,11 +189,7 @@ class ValueEngine:
         for p, v in zip(self.params, theta.tolist()):
             p.data = v
         outs = [self.model(x) for x in X.tolist()]
-        obj = batch_loss(self.cfg.loss, outs, Y.tolist())
-        if self.cfg.l2:
-            obj = obj + self.cfg.l2 * l2(self.params)
-        if self.cfg.l1:
-            obj = obj + self.cfg.l1 * l1(self.params)
+        obj = penalized(batch_loss(self.cfg.loss, outs, Y.tolist()), self.params, self.cfg.l1, self.cfg.l2)
         return obj, np.array([[o.data for o in out] for out in outs])
 
     def loss(self, theta, X, Y):
@@ -279,9 +287,11 @@ class Trainer:
     def step(self):
         """Train one epoch (one optimizer step per batch) and return what it measured.
 
-        Losses and metrics, train and test alike, are those at the parameters
-        the epoch started from: the train loss comes free with the first
-        forward pass, and the two stay comparable.
+        The test loss and metric are at the parameters the epoch started
+        from, and so are the train ones with a full batch: the train loss
+        comes free with the forward pass, and the two stay comparable. With
+        mini-batches the train loss combines the batches' as the loss does
+        its samples: their mean for a mean loss, their sum for `sse`.
         """
         if self.done:
             raise RuntimeError(f"the run has ended: {self.stop_reason}")
@@ -301,12 +311,13 @@ class Trainer:
         else:
             batches = [slice(None)]  # the whole set, no copy
         total, diverged = 0.0, False
+        mean = LOSSES[self.cfg.loss][1] == "mean"
         for idx in batches:
             loss, grad, out = self._guarded(self.engine.loss_and_grad, self.train.X[idx], self.Y[idx])
             if out is None or not np.isfinite(grad).all():
                 total, diverged = math.inf, True
                 break
-            total += loss * len(out)
+            total += loss * len(out) if mean else loss
             if size < n:
                 outs[idx] = out
             else:
@@ -320,7 +331,7 @@ class Trainer:
                 break
         self.epoch += 1
         self.elapsed += time.perf_counter() - t0
-        train_loss = total / n
+        train_loss = total / n if mean else total
         if diverged:
             self.stop_reason = f"diverged at epoch {self.epoch}"
         elif self.cfg.tolerance and train_loss <= self.cfg.tolerance:

@@ -445,3 +445,8 @@ def test_csv_too_many_rows(tmp_path, monkeypatch):
     assert len(load_csv(write(tmp_path, "a,y\n" + "1,0\n2,1\n" * 2 + "3,0\n"))) == 5
     refused(write(tmp_path, "a,y\n" + "1,0\n2,1\n" * 3, "big.csv"), "more than 5 rows")
     refused(write(tmp_path, "1,0\n2,1\n" * 3, "nohead.csv"), "more than 5 rows")
+
+
+def test_a_device_file_is_refused_without_reading_it():
+    with pytest.raises(DataError, match="not a regular file"):
+        load_csv("/dev/zero")

@@ -2,7 +2,6 @@
 import json
 import os
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -375,12 +374,24 @@ def test_huge_file_refused_without_reading(tmp_path, monkeypatch):
         f.truncate(100 * 1024 * 1024)  # sparse: no disk used
     opened = []
     monkeypatch.setattr("builtins.open", lambda *a, **k: opened.append(a) or pytest.fail("opened"))
-    t0 = time.perf_counter()
     with pytest.raises(ModelFileError, match=r"100\.0 MB; a model file is at most 20 MB"):
         modelfile.load(p)
-    assert time.perf_counter() - t0 < 1.0  # generous: the refusal is one stat() call
-    assert not opened
+    assert not opened  # refused from its size alone: fast whatever the machine
 
 
 def test_every_refusal_is_a_value_error(tmp_path):
     assert issubclass(ModelFileError, ValueError)
+
+
+@pytest.mark.parametrize("where", ["weight", "lr"])
+def test_integers_beyond_float_range_refused_with_field(saved, where):
+    doc = good_doc(saved)
+    if where == "weight":
+        doc["parameters"][0]["biases"][0] = "@@"
+        field = "parameters[0].biases"
+    else:
+        doc["training"]["lr"] = "@@"
+        field = "training.lr"
+    saved.write_text(json.dumps(doc).replace('"@@"', "1" + "0" * 400))
+    with pytest.raises(ModelFileError, match=re.escape(field)):
+        modelfile.load(saved)
