@@ -11,17 +11,19 @@ from contextlib import contextmanager
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from micrograd.data import CLASSIFICATION, DATASETS, MAX_SAMPLES
+from micrograd.data import DATASETS, MAX_SAMPLES
 from micrograd.losses import LOSSES
 from micrograd.nn import ACTIVATIONS, BIAS_INITS
 from micrograd.optim import OPTIMIZERS, SCHEDULES
 from micrograd.train import ENGINES, MAX_EPOCHS, MAX_EVALS, MAX_LAYERS, MAX_WIDTH
 
-MAX_GUI_SAMPLES = min(MAX_SAMPLES, 5000)  # the scalar engine: more is minutes per epoch
-SLOW_NODES_PER_EPOCH = 300_000  # about 0.3 s per epoch on the Value engine
-NODES_PER_SECOND = 1.0e6  # measured: moons 80 samples 2-16-16-1, 54k nodes, ~60 ms per epoch
+from .plots import class_colors
 
-CLASS_COLORS = ("#3a62c9", "#c8343a")  # class 0, class 1: fallback when plots.class_colors is missing
+MAX_GUI_SAMPLES = min(MAX_SAMPLES, 5000)  # the scalar engine: more is minutes per epoch
+SLOW_SECONDS_PER_STEP = 0.3  # warn from here on the reference ("value") engine
+# measured on the value engine, one epoch of 80 moons samples (test pass included):
+# 2-16-16-1, 24k multiply-adds, 33 ms; 2-64-64-1, 343k, 210 ms
+MULTIPLY_ADDS_PER_SECOND = 1.0e6
 
 
 @contextmanager
@@ -54,8 +56,19 @@ def _spin(lo, hi, name, tip, special=None):
     return w
 
 
+class TrimmedDoubleSpinBox(QtWidgets.QDoubleSpinBox):
+    """A double spin box that shows its value without trailing zeros (0.01, not 0.01000000),
+    so it can keep enough decimals for small rates and penalties (a QDoubleSpinBox rounds
+    its value to its decimals) and still read well."""
+
+    def textFromValue(self, value):
+        text = super().textFromValue(value)
+        point = self.locale().decimalPoint()
+        return text.rstrip("0").rstrip(point) if point in text else text
+
+
 def _dspin(lo, hi, decimals, step, name, tip, special=None):
-    w = QtWidgets.QDoubleSpinBox()
+    w = TrimmedDoubleSpinBox()
     w.setRange(lo, hi)
     w.setDecimals(decimals)
     w.setSingleStep(step)
@@ -155,10 +168,7 @@ class DataPanel(QtWidgets.QGroupBox):
         self.edited.emit(spec)
 
     def _on_regenerate(self):
-        if self.dataset.currentText() == self.CSV_ITEM:
-            self.seed.setValue(self.seed.value() + 1)  # a new split of the same file
-        else:
-            self.seed.setValue(self.seed.value() + 1)
+        self.seed.setValue(self.seed.value() + 1)  # new points; for a CSV, a new split of the same file
 
     def sync(self, spec, ds=None):
         """Show `spec` (and preview the Dataset `ds` if given)."""
@@ -185,14 +195,6 @@ class DataPanel(QtWidgets.QGroupBox):
             self.info.setText(f"{src}: {len(ds)} points, {ds.X.shape[1]} feature(s), {what}")
 
 
-def _class_colors():
-    try:  # the plots' colours, so the preview and the decision plot agree
-        from .plots import class_colors
-        return class_colors()
-    except ImportError:
-        return QtGui.QColor(CLASS_COLORS[0]), QtGui.QColor(CLASS_COLORS[1])
-
-
 def preview_pixmap(ds, size):
     """A tiny scatter of the data (first two features, or x against y for one feature)."""
     pix = QtGui.QPixmap(size, size)
@@ -214,13 +216,13 @@ def preview_pixmap(ds, size):
     p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
     p.setPen(QtCore.Qt.PenStyle.NoPen)
     if ds.task == "classification":
-        c0, c1 = _class_colors()
+        c0, c1 = class_colors()  # the plots' colours: the preview and the decision plot agree
         colors = [c1 if c > 0.5 else c0 for c in y]
     elif X.shape[1] >= 2:
         t = norm(y)
         colors = [QtGui.QColor.fromRgbF(float(a), 0.3, float(1 - a)) for a in t]
     else:
-        colors = [QtGui.QColor(CLASS_COLORS[1])] * len(y)
+        colors = [class_colors()[1]] * len(y)
     step = max(1, len(X) // 400)
     for i in range(0, len(X), step):
         p.setBrush(colors[i])
@@ -238,10 +240,10 @@ def parameter_count(inputs, layers):
     return sum(nout * (nin + 1) for nin, nout in zip([inputs, *layers], layers))
 
 
-def nodes_per_sample(inputs, layers):
-    """Scalar `Value` nodes one sample's forward graph creates: per neuron a multiply and an add
-    per input, the bias, the activation; plus a few for the loss."""
-    return sum(nout * (2 * nin + 2) for nin, nout in zip([inputs, *layers], layers)) + 4
+def multiply_adds_per_sample(inputs, layers):
+    """Multiply-adds of one sample's forward pass: one per weight. (The engines fuse each
+    neuron's weighted sum into one node, so this counts work, not graph nodes.)"""
+    return sum(nout * nin for nin, nout in zip([inputs, *layers], layers))
 
 
 class NetworkPanel(QtWidgets.QGroupBox):
@@ -254,6 +256,7 @@ class NetworkPanel(QtWidgets.QGroupBox):
         self.setObjectName("networkPanel")
         self.inputs, self.hidden, self.hidden_acts, self.output_act = 2, [], [], "linear"
         self.batch = 80
+        self.engine = ENGINES[0]
         self.rows_box = QtWidgets.QWidget()
         self.rows = QtWidgets.QGridLayout(self.rows_box)
         self.rows.setContentsMargins(0, 0, 0, 0)
@@ -365,7 +368,7 @@ class NetworkPanel(QtWidgets.QGroupBox):
 
     def sync(self, cfg, batch):
         """Show the architecture of `cfg`; `batch` is the number of samples per step (for the cost)."""
-        self.inputs, self.batch = cfg.inputs, batch
+        self.inputs, self.batch, self.engine = cfg.inputs, batch, cfg.engine
         hidden, acts = list(cfg.layers[:-1]), list(cfg.activations[:-1])
         if hidden != self.hidden or acts != self.hidden_acts or not self.row_widgets and hidden:
             self.hidden, self.hidden_acts = hidden, acts
@@ -379,11 +382,12 @@ class NetworkPanel(QtWidgets.QGroupBox):
     def _update_cost(self):
         layers = [*self.hidden, 1]
         params = parameter_count(self.inputs, layers)
-        nodes = nodes_per_sample(self.inputs, layers) * self.batch
-        self.cost.setText(f"{params:,} parameters · ~{nodes:,} scalar nodes per step")
-        if nodes > SLOW_NODES_PER_EPOCH:
-            self.warning.setText(f"Slow: about {nodes / NODES_PER_SECOND:.1f} s per step on the value engine. "
-                                 "Fewer neurons or a smaller batch train faster.")
+        madds = multiply_adds_per_sample(self.inputs, layers) * self.batch
+        self.cost.setText(f"{params:,} parameters · ~{madds:,} multiply-adds per step")
+        seconds = madds / MULTIPLY_ADDS_PER_SECOND
+        if self.engine == "value" and seconds > SLOW_SECONDS_PER_STEP:  # the compiled engine is fast
+            self.warning.setText(f"Slow: about {seconds:.1f} s per step on the value engine. Fewer "
+                                 "neurons, a smaller batch or the compiled engine train faster.")
             self.warning.show()
         else:
             self.warning.hide()
@@ -403,17 +407,18 @@ class TrainingPanel(QtWidgets.QGroupBox):
         self.loss = _combo(LOSSES, "lossCombo", "hinge: max-margin (micrograd demo) · mse/sse: squared error · "
                                                 "bce: cross-entropy on a logit")
         self.optimizer = _combo(OPTIMIZERS, "optimizerCombo", "Update rule")
-        self.lr = _dspin(0.0001, 1000.0, 4, 0.01, "lrSpin", "Learning rate; a change while paused applies "
+        # Decimals enough that a rate or penalty from a model file shows unrounded.
+        self.lr = _dspin(1e-8, 1000.0, 8, 0.01, "lrSpin", "Learning rate; a change while paused applies "
                                                               "from the next epoch, no reset")
-        self.momentum = _dspin(0.0, 0.99, 2, 0.05, "momentumSpin", "SGD momentum")
+        self.momentum = _dspin(0.0, 0.9999, 4, 0.05, "momentumSpin", "SGD momentum")
         self.schedule = _combo(SCHEDULES, "scheduleCombo", "constant, or linear decay to lr × end over N steps")
-        self.lr_end = _dspin(0.0, 1.0, 2, 0.05, "lrEndSpin", "Linear schedule: final rate as a fraction of lr")
+        self.lr_end = _dspin(0.0, 1.0, 4, 0.05, "lrEndSpin", "Linear schedule: final rate as a fraction of lr")
         self.decay_steps = _spin(1, MAX_EPOCHS, "decayStepsSpin", "Linear schedule: steps to the final rate")
-        self.l1 = _dspin(0.0, 10.0, 5, 0.0001, "l1Spin", "L1 penalty on every parameter")
-        self.l2 = _dspin(0.0, 10.0, 5, 0.0001, "l2Spin", "L2 penalty on every parameter")
+        self.l1 = _dspin(0.0, 10.0, 8, 0.0001, "l1Spin", "L1 penalty on every parameter")
+        self.l2 = _dspin(0.0, 10.0, 8, 0.0001, "l2Spin", "L2 penalty on every parameter")
         self.batch = _spin(0, 1_000_000, "batchSpin", "Samples per step; full = the whole training set", "full")
         self.epochs = _spin(1, MAX_EPOCHS, "epochsSpin", "Epochs per run")
-        self.tolerance = _dspin(0.0, 100.0, 4, 0.01, "toleranceSpin",
+        self.tolerance = _dspin(0.0, 100.0, 8, 0.01, "toleranceSpin",
                                 "Stop a run once the train loss is at or below this", "off")
         self.evals = _spin(1, MAX_EVALS, "evalsSpin", "Independent runs (seeds seed, seed+1, …) for statistics")
         self.seed = _spin(0, 2**31 - 1, "seedSpin", "Seed of the initial weights; Reset keeps it")

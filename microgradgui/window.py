@@ -17,11 +17,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from micrograd import modelfile
 from micrograd import train as mtrain
-from micrograd.data import CLASSIFICATION, DATASETS, load_csv, make_dataset, split
+from micrograd.data import DATASETS, load_csv, make_dataset, split
 from micrograd.train import Config, flatten
 
 from .network_view import NetworkView
-from .panels import DataPanel, NetworkPanel, TrainingPanel, signals_blocked
+from .panels import DataPanel, NetworkPanel, TrainingPanel
 from .plots import DecisionPlot, EvalsView, LossPlot, WeightHeatmaps, save_png
 from .worker import MAX_EMITS_PER_S, RunState, Update, start_worker
 
@@ -96,6 +96,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.dataset = self.train_set = self.test_set = None
         self.state: RunState | None = None
         self.thread = self.worker = None
+        # (thread, worker, state) of workers still running after we stopped waiting for them:
+        # dropping the last reference to a running QThread aborts the process.
+        self._orphans = []
+        self._close_pending = False  # a close waits for an orphan to finish
         self.initial_weights = None  # imported weights: Reset returns to them
         self._pending: list[Update] = []
         self._redraw_scheduled = False
@@ -265,16 +269,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.restoreGeometry(geom)
         else:
             self.resize(1400, 900)
-        for split in (self.main_split, self.right_split, self.top_split):
-            state = s.value(f"window/{split.objectName()}", QtCore.QByteArray(), type=QtCore.QByteArray)
+        for splitter in (self.main_split, self.right_split, self.top_split):
+            state = s.value(f"window/{splitter.objectName()}", QtCore.QByteArray(), type=QtCore.QByteArray)
             if state and not state.isEmpty():
-                split.restoreState(state)
+                splitter.restoreState(state)
         try:
             self.cfg = Config.from_dict(json.loads(s.value("last/config", "", type=str) or "null") or {})
         except (ValueError, TypeError):
             self.cfg = Config()
-        if self.cfg.engine not in mtrain.ENGINES:
-            self.cfg.engine = mtrain.ENGINES[-1]
         try:
             spec = json.loads(s.value("last/data", "", type=str) or "null")
             self.data_spec = spec if isinstance(spec, dict) and spec else dict(DEFAULT_DATA)
@@ -286,8 +288,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _save_settings(self):
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
-        for split in (self.main_split, self.right_split, self.top_split):
-            s.setValue(f"window/{split.objectName()}", split.saveState())
+        for splitter in (self.main_split, self.right_split, self.top_split):
+            s.setValue(f"window/{splitter.objectName()}", splitter.saveState())
         s.setValue("last/config", json.dumps(self.cfg.to_dict()))
         s.setValue("last/data", json.dumps(self.data_spec))
         s.setValue("view/log", self.log_check.isChecked())
@@ -326,10 +328,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def running(self):
         return self.thread is not None
 
-    def _set_data(self, spec, fallback=False):
-        """Load data for `spec`; True on success. On failure: message, and (fallback) the default data."""
+    def _set_data(self, spec, fallback=False, data=None):
+        """Load data for `spec` (or take `data`, already loaded from it); True on success.
+        On failure: message, and (fallback) the default data."""
         try:
-            ds, tr, te = load_data(spec)
+            ds, tr, te = data if data is not None else load_data(spec)
         except (ValueError, OSError, KeyError, TypeError) as e:
             if not fallback:
                 self.dialogs.error("Cannot load the data", str(e))
@@ -365,17 +368,19 @@ class MainWindow(QtWidgets.QMainWindow):
         n = len(self.train_set) if self.train_set is not None else 80
         return min(self.cfg.batch_size, n) if self.cfg.batch_size else n
 
-    def _reset(self):
-        """A fresh session from the current description; draw its initial weights."""
+    def _reset(self, state=None):
+        """A fresh session from the current description (or `state`, already built from it);
+        draw its initial weights."""
         self._stop_worker()
         self._pending.clear()
-        try:
-            state = RunState(self.cfg, self.train_set, self.test_set)
-            if self.initial_weights is not None:
-                state.trainer.theta = flatten(self.initial_weights)
-        except ValueError as e:
-            self.dialogs.error("Cannot start training", str(e))
-            return
+        if state is None:
+            try:
+                state = RunState(self.cfg, self.train_set, self.test_set)
+                if self.initial_weights is not None:
+                    state.trainer.theta = flatten(self.initial_weights)
+            except ValueError as e:
+                self.dialogs.error("Cannot start training", str(e))
+                return
         self.state = state
         self._diverged_shown = 0
         self._sync_panels()
@@ -384,9 +389,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.loss_plot.clear()
         self.evals_view.clear()
         self._last_snapshot = None
-        self._draw_snapshot(state.trainer.snapshot())
-        self._update_status(None)
+        initial = state.update([])
+        self._draw_snapshot(initial.snapshot)
+        self._update_status(None, initial)
         self._update_buttons()
+        fallback = getattr(state.trainer.engine, "fallback_reason", None)
+        if fallback:
+            self.status.showMessage(fallback)
 
     def reset(self):
         self._reset()
@@ -457,7 +466,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.train()
 
     def train(self):
-        if self.running or self.state is None:
+        if self.running or self.state is None or self._state_busy():
             return
         if not self.state.can_step:
             self._reset()  # a finished session: Train starts it again from the same weights
@@ -475,7 +484,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def step(self):
         """One epoch, in a worker like Train: a big network on the reference engine can take
         seconds per epoch, and the window stays responsive meanwhile."""
-        if self.running or self.state is None:
+        if self.running or self.state is None or self._state_busy():
             return
         if self.state.trainer.done and not self.state.advance():
             self.status.showMessage("Every run has ended; Reset to start again.", 4000)
@@ -484,26 +493,50 @@ class MainWindow(QtWidgets.QMainWindow):
                                                 self._on_thread_finished, self.max_emits_per_s, epochs=1)
         self._update_buttons()
 
-    def _stop_worker(self):
-        """Stop the worker (after its current epoch) and wait for its thread."""
+    def _stop_worker(self, interrupt=True):
+        """Stop the worker after its current epoch (or, not `interrupt`, let it end on its own,
+        as a Step does) and wait for its thread. False if the thread still runs after the wait:
+        it is then kept in `_orphans` until it finishes."""
         if self.thread is None:
-            return
-        self.worker.stop()
-        if not self.thread.wait(10_000):  # one epoch; generous for huge networks
-            self.status.showMessage("The training thread did not stop in time.", 5000)
+            return True
+        if interrupt:
+            self.worker.stop()
+        stopped = self.thread.wait(10_000)  # one epoch; generous for huge networks
+        if not stopped:
+            self._orphans.append((self.thread, self.worker, self.worker.state))
+            self.status.showMessage("The training thread did not stop in time; it ends after its epoch.", 5000)
         self._thread_done()
+        return stopped
 
     def _thread_done(self):
         self.thread = self.worker = None
         self._update_buttons()
 
+    def _state_busy(self):
+        """True while an orphaned worker still trains the current session: no other may start."""
+        if any(state is self.state for _, _, state in self._orphans):
+            self.status.showMessage("Waiting for the training thread to finish its epoch…", 3000)
+            return True
+        return False
+
+    @staticmethod
+    def _finished(thread):
+        """True once `thread` has ended. One that is finishing (isFinished() is already true
+        then) still deletes its worker: wait for that, as dropping our references to the
+        worker meanwhile races with it (a crash)."""
+        try:
+            return thread.isFinished() and thread.wait()
+        except RuntimeError:  # deleteLater already ran: it had finished
+            return True
+
     @QtCore.Slot()
     def _on_thread_finished(self):
-        try:
-            finished = self.thread is not None and self.thread.isFinished()
-        except RuntimeError:
-            finished = True
-        if finished:
+        self._orphans = [o for o in self._orphans if not self._finished(o[0])]
+        if self._close_pending and not self._orphans:
+            self._close_pending = False
+            self.close()  # the close that waited for them
+            return
+        if self.thread is not None and self._finished(self.thread):
             self._thread_done()
             if self.state is not None and not self._closing:
                 if self.state.finished or not self.state.can_step:
@@ -558,17 +591,23 @@ class MainWindow(QtWidgets.QMainWindow):
         # worker waits for the last one (see worker.py).
         steps = [functools.partial(self._add_epochs, pending), self._paint_now,
                  functools.partial(self._draw_snapshot, pending[-1].snapshot), self._paint_now]
-        self._frame_step(steps, gates, 0.0)
+        self._frame_step(pending[-1].state, steps, gates, 0.0)
 
-    def _frame_step(self, steps, gates, cost):
-        t0 = time.perf_counter()
-        steps.pop(0)()
-        cost += time.perf_counter() - t0
-        if steps:
-            QtCore.QTimer.singleShot(0, self, functools.partial(self._frame_step, steps, gates, cost))
-        else:
-            for g in gates:
-                g.done(cost)
+    def _frame_step(self, state, steps, gates, cost):
+        """Run the next step of a frame drawing `state`'s updates, and queue the rest. A Reset or
+        an Import between two steps replaces `self.state`: the remaining steps would draw the
+        old session over the new one, so they are dropped."""
+        current = state is self.state
+        if current:
+            t0 = time.perf_counter()
+            steps.pop(0)()
+            cost += time.perf_counter() - t0
+            if steps:
+                QtCore.QTimer.singleShot(0, self, functools.partial(self._frame_step, state, steps, gates, cost))
+                return
+        for g in gates:
+            g.done(cost)  # a worker still waiting on a dropped frame is being stopped: release it
+        if current:
             self.frameDrawn.emit()
 
     @staticmethod
@@ -589,7 +628,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 last_epoch = u.epochs[-1]
             if u.summary is not None and evals:
                 self.evals_view.set_summary(u.summary)
-        self._update_status(last_epoch)
+        self._update_status(last_epoch, updates[-1])
 
     def _apply(self, updates):
         """Draw a batch of updates: every epoch into the curves, the last snapshot everywhere."""
@@ -603,55 +642,65 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.heatmaps.isVisible() or not self.isVisible():
             self.heatmaps.show_weights(snap.weights, snap.grads)
 
-    def _update_status(self, epoch):
-        st, tp = self.state, self.training_panel
-        if st is None:
-            return
-        cfg = st.cfg
-        tp.progress.setRange(0, st.total_epochs)
-        tp.progress.setValue(min(st.epochs_done, st.total_epochs))
-        t = st.trainer
-        run = f"run {t.run + 1}/{cfg.evals} · " if cfg.evals > 1 else ""
+    def _update_status(self, epoch, u):
+        """The epoch line, progress and rate from the Update `u` (where its session stood when
+        it was sent; never the live trainer, which a worker may be changing) and the last
+        `epoch` it carried (None: no epoch yet)."""
+        tp, cfg, total = self.training_panel, u.state.cfg, u.state.total_epochs
+        tp.progress.setRange(0, total)
+        tp.progress.setValue(min(u.epochs_done, total))
+        run = f"run {u.run + 1}/{cfg.evals} · " if cfg.evals > 1 else ""
         metric = ""
         if epoch is not None:
             m = epoch.test_metric if epoch.test_metric is not None else epoch.train_metric
             if m is not None:
                 name = "acc" if self.dataset.task == "classification" else "R²"
                 metric = f" · {name} {m:.0%}" if name == "acc" else f" · R² {m:.3f}"
-            tp.epoch_label.setText(f"{run}epoch {t.epoch}/{cfg.epochs} · loss {epoch.train_loss:.4g}{metric}")
-            tp.rate_label.setText(f"{t.epoch / t.elapsed:.0f} epochs/s" if t.elapsed > 0 else "")
+            tp.epoch_label.setText(f"{run}epoch {u.epoch}/{cfg.epochs} · loss {epoch.train_loss:.4g}{metric}")
+            tp.rate_label.setText(f"{u.epoch / u.elapsed:.0f} epochs/s" if u.elapsed > 0 else "")
         else:
-            tp.epoch_label.setText(f"{run}epoch {t.epoch}/{cfg.epochs}")
+            tp.epoch_label.setText(f"{run}epoch {u.epoch}/{cfg.epochs}")
             tp.rate_label.setText("")
 
     def _update_buttons(self):
         running = self.running
-        can = self.state is not None and self.state.can_step
+        # a running worker owns the state: read can_step only without one
+        can = not running and self.state is not None and self.state.can_step
         self.train_button.setEnabled(not running)
         self.pause_button.setEnabled(running)
-        self.step_button.setEnabled(not running and can)
+        self.step_button.setEnabled(can)
         self.data_panel.setEnabled(not running)
         self.network_panel.setEnabled(not running)
         self.training_panel.set_running(running)
-        for a in (self.import_action, self.import_csv_action, self.step_action):
+        # Export and Import stay enabled: they pause a running worker first (_pause_and_wait)
+        for a in (self.import_csv_action, self.step_action):
             a.setEnabled(not running)
         self.recent_menu.setEnabled(not running and bool(self.recent_files()))
 
     # --- files -------------------------------------------------------------------------------
 
     def _pause_and_wait(self):
-        """Pause a running worker and wait for its thread; True if it was running."""
+        """Let a running worker end and draw what it sent: a Train pauses after its current
+        epoch, a Step finishes its one epoch. True if a Train was paused: `_resume` it after."""
         if not self.running:
             return False
-        self.worker.pause()
-        self.thread.wait(10_000)
-        self._thread_done()
+        training = self.worker.epochs is None
+        if not self._stop_worker(interrupt=training):
+            return False  # an orphan still trains the session: no resume (train() refuses until it ends)
         QtCore.QCoreApplication.sendPostedEvents(self)  # draw the last updates it emitted
         self._redraw()
-        return True
+        return training
+
+    def _resume(self, was_training):
+        """Train on after `_pause_and_wait`, unless the session has ended meanwhile (Train
+        would start it over and wipe the finished run)."""
+        if was_training and self.state is not None and self.state.can_step:
+            self.train()
 
     def export_model(self):
-        was_running = self._pause_and_wait()
+        was_training = self._pause_and_wait()
+        if self._state_busy():  # a worker that did not stop in time still changes the weights
+            return
         try:
             name = self.data_spec.get("dataset") or os.path.splitext(os.path.basename(self.data_spec.get("csv", "model")))[0]
             path = self.dialogs.save_path("Export weights", MODEL_FILTER, f"{name}-model.json")
@@ -670,20 +719,24 @@ class MainWindow(QtWidgets.QMainWindow):
             self._add_recent(path)
             self.status.showMessage(f"Exported to {path}", 5000)
         finally:
-            if was_running:
-                self.train()
+            self._resume(was_training)
 
     def import_model(self, path=None):
-        self._pause_and_wait()  # the import replaces the run: no worker may hold it
+        was_training = self._pause_and_wait()  # the import replaces the run: no worker may hold it
+        if not self._import_model(path):  # cancelled or failed: the run goes on as before
+            self._resume(was_training)
+
+    def _import_model(self, path):
+        """The import itself; True once the model replaced the session."""
         if not path:
             path = self.dialogs.open_path("Import model", MODEL_FILTER)
             if not path:
-                return
+                return False
         try:
             model = modelfile.load(path)
         except (ValueError, OSError) as e:  # ModelFileError is a ValueError
             self.dialogs.error("Cannot import the model", str(e))
-            return
+            return False
         # Work on copies; commit only once everything fits.
         spec = spec_from_block(model.data)
         note = ""
@@ -702,23 +755,23 @@ class MainWindow(QtWidgets.QMainWindow):
                                    f"{path}: the model takes {model.inputs} inputs, the current data has "
                                    f"{self.dataset.X.shape[1]} features, and the file names no data set that "
                                    f"can be rebuilt{note}. Import the matching CSV first.")
-                return
+                return False
         cfg = model.config
-        if cfg.engine not in mtrain.ENGINES:
-            cfg = dataclasses.replace(cfg, engine=mtrain.ENGINES[0])
         try:
             state = RunState(cfg, data[1], data[2])
             state.trainer.theta = flatten(model.weights)
         except (ValueError, TypeError) as e:
             self.dialogs.error("Cannot import the model", f"{path}: {e}")
-            return
+            return False
         self.cfg = cfg
         self.initial_weights = [(np.array(W), np.array(b)) for W, b in model.weights]
-        self._set_data(spec) if spec is not self.data_spec else None
-        self.cfg = cfg  # _set_data may adapt the loss to the task; the file's settings win
-        self._reset()
+        if spec is not self.data_spec:
+            self._set_data(spec, data=data)
+            self.cfg = cfg  # _set_data may adapt the loss to the task; the file's settings win
+        self._reset(state)
         self._add_recent(path)
         self.status.showMessage(f"Imported {path}{note}", 8000)
+        return True
 
     def import_csv(self, path=None):
         if self.running:
@@ -756,6 +809,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self._closing = True
         self._stop_worker()
         self._pending.clear()
+        if self._orphans:
+            # A worker thread outlived the wait: the window holds the last references to it and
+            # must outlive it. _on_thread_finished closes the window again once it has ended.
+            self._close_pending = True
+            self.status.showMessage("Closing once the training thread has finished its epoch…")
+            event.ignore()
+            return
         try:
             self._save_settings()
         except Exception:  # noqa: BLE001 - never block closing on settings

@@ -2,11 +2,14 @@
 
 `RunState` (no Qt) holds one training session: the `Session`, its trainers
 generator and the current `Trainer`. Exactly one thread touches it at a time:
-the worker while its thread runs, the GUI thread (Step, set_lr, drawing the
-initial weights) while no thread runs. Pausing therefore *ends* the worker and
-its thread after the current epoch; Train starts a fresh worker on the same
+the worker while its thread runs, the GUI thread (drawing the initial weights,
+exporting) while no thread runs. Pausing therefore *ends* the worker and its
+thread after the current epoch; Train starts a fresh worker on the same
 `RunState`, so a paused run holds no thread and closing the window while paused
-has nothing to wait for.
+has nothing to wait for. The one exception is `set_lr`, which the GUI calls at
+any time: the pending rate is handed over under a lock. What the window shows
+of a running session (run, epoch, progress) travels in each `Update`, read by
+the worker as it emits.
 
 `TrainWorker` is a parentless `QObject` moved to a `QThread`
 (`started -> run`, `finished -> quit`, `deleteLater` on both). Stop and pause
@@ -78,10 +81,15 @@ class FrameGate:
 
 @dataclass
 class Update:
-    """What the window draws from one emit: the epochs since the last emit and one snapshot."""
+    """What the window draws from one emit: the epochs since the last emit, one snapshot and
+    where the session stood then (read by the thread that owned the state, so the window
+    never reads a trainer that a worker is changing)."""
 
     state: "RunState"
     run: int
+    epoch: int  # of the current run
+    epochs_done: int  # across every run (RunState.epochs_done)
+    elapsed: float  # seconds the current run has trained
     epochs: list
     snapshot: object  # micrograd.train.Snapshot
     summary: dict | None = None  # set on the emit that ends the last run
@@ -98,10 +106,13 @@ class RunState:
     session: Session = field(init=False)
     trainer: object = field(init=False)
     finished: bool = field(init=False, default=False)
-    lr: float | None = field(init=False, default=None)  # a pending learning-rate change
+    lr: float | None = field(init=False, default=None)  # a pending learning-rate change, under _lr_lock
     diverged: list = field(init=False, default_factory=list)  # stop messages of diverged runs
 
     def __post_init__(self):
+        # set_lr comes from the GUI thread while a worker steps: without the lock, a change made
+        # between the worker taking the pending rate and clearing it would be lost.
+        self._lr_lock = threading.Lock()
         self.cfg = Config.from_dict(self.cfg.to_dict())  # our own copy: the GUI keeps editing its own
         self.session = Session(self.cfg, self.train, self.test)
         self._trainers = self.session.trainers()
@@ -118,15 +129,17 @@ class RunState:
         return t.run * self.cfg.epochs + (self.cfg.epochs if t.done else t.epoch)
 
     def set_lr(self, lr):
-        """Change the learning rate of this and every later run, from the next epoch on."""
-        self.cfg.lr = float(lr)
-        self.lr = float(lr)
+        """Change the learning rate of this and every later run, from the next epoch on.
+        Safe from any thread."""
+        with self._lr_lock:
+            self.cfg.lr = self.lr = float(lr)
 
     def step(self):
         """Train one epoch of the current run; returns its `Epoch`. Call `advance()` once done."""
-        if self.lr is not None:
-            self.trainer.set_lr(self.lr)
-            self.lr = None
+        with self._lr_lock:
+            lr, self.lr = self.lr, None
+        if lr is not None:
+            self.trainer.set_lr(lr)
         epoch = self.trainer.step()
         if epoch.stop and epoch.stop.startswith("diverged"):
             self.diverged.append(f"run {epoch.run + 1}: {epoch.stop}" if self.cfg.evals > 1 else epoch.stop)
@@ -139,9 +152,16 @@ class RunState:
         except StopIteration:
             self.finished = True
             return False
-        if self.cfg.lr != self.trainer.optimizer.lr:
-            self.trainer.set_lr(self.cfg.lr)
+        with self._lr_lock:
+            lr = self.cfg.lr
+        if lr != self.trainer.optimizer.lr:
+            self.trainer.set_lr(lr)
         return True
+
+    def update(self, epochs, summary=None, gate=None) -> Update:
+        """An `Update` with a fresh snapshot; called by the thread that owns the state."""
+        t = self.trainer
+        return Update(self, t.run, t.epoch, self.epochs_done, t.elapsed, epochs, t.snapshot(), summary, gate)
 
     @property
     def can_step(self):
@@ -172,11 +192,9 @@ class TrainWorker(QtCore.QObject):
         self.gate.done()
 
     def _emit(self, epochs, summary=None, gated=False):
-        st = self.state
         if gated:
             self.gate.clear()
-        self.progress.emit(Update(st, st.trainer.run, epochs, st.trainer.snapshot(), summary,
-                                  self.gate if gated else None))
+        self.progress.emit(self.state.update(epochs, summary, self.gate if gated else None))
 
     def emit_interval(self) -> float:
         """Seconds between emits: 1/max_emits_per_s, or FRAME_SPACING x the last frame's cost."""
@@ -206,6 +224,8 @@ class TrainWorker(QtCore.QObject):
                 if st.trainer.done or now - last >= self.emit_interval():
                     self._emit(pending, gated=True)
                     pending, last = [], now
+            if st.trainer.done and st.trainer.run == st.cfg.evals - 1 and not st.finished:
+                st.advance()  # the last run has ended (a Step's epoch may end it): the session is finished
             if pending:
                 self._emit(pending)
             if st.finished:
@@ -214,7 +234,36 @@ class TrainWorker(QtCore.QObject):
             traceback.print_exc()
             self.errored.emit(f"{type(e).__name__}: {e}")
         finally:
+            _thaw_heap()  # here, not from thread.finished: a slot there is lost if the thread is deleted first
             self.finished.emit()
+
+
+_frozen_lock = threading.Lock()
+_frozen_workers = 0  # workers running with the heap frozen; under _frozen_lock
+
+
+def _freeze_heap():
+    """Freeze every object that exists now out of the cyclic collector's reach while workers run.
+
+    The reference engine allocates millions of objects per second; the collector's full passes
+    would walk the window's own objects each time, from whichever thread allocates (often the
+    GUI's: 50+ ms pauses). Frozen, they are skipped. Collect first: garbage cycles of earlier
+    sessions (a dropped compiled-engine Program...) would otherwise be frozen for good."""
+    global _frozen_workers
+    with _frozen_lock:
+        if _frozen_workers == 0:
+            gc.collect()
+            gc.freeze()
+        _frozen_workers += 1
+
+
+def _thaw_heap():
+    """Undo `_freeze_heap` once the last running worker has ended (any thread may call it)."""
+    global _frozen_workers
+    with _frozen_lock:
+        _frozen_workers -= 1
+        if _frozen_workers == 0:
+            gc.unfreeze()
 
 
 def start_worker(state: RunState, on_progress, on_errored, on_thread_finished, max_emits_per_s=MAX_EMITS_PER_S,
@@ -223,10 +272,7 @@ def start_worker(state: RunState, on_progress, on_errored, on_thread_finished, m
     `epochs`: end after that many epochs (Step), else train until stopped or paused."""
     if sys.getswitchinterval() > SWITCH_INTERVAL:
         sys.setswitchinterval(SWITCH_INTERVAL)  # process-wide; harmless when nothing contends
-    # The reference engine allocates millions of objects per second; the cyclic collector's
-    # full passes would walk the window's own objects each time, from whichever thread
-    # allocates (often the GUI's: 50+ ms pauses). Frozen, they are skipped.
-    gc.freeze()
+    _freeze_heap()  # on the GUI thread: what the collection frees is freed here; the worker thaws
     thread = QtCore.QThread()
     thread.setObjectName("trainingThread")
     LIVE_THREADS.add(thread)
