@@ -202,6 +202,10 @@ def _decode(v):
 
 # -- the compiler -----------------------------------------------------------------
 
+# Forward code of the kinds that are one numpy call on their operand block(s).
+UNARY_UFUNC = {"tanh": "np.tanh", "exp": "np.exp", "log": "np.log", "abs": "np.abs"}
+BINARY_UFUNC = {"add2": "np.add", "mul2": "np.multiply", "addc": "np.add", "mulc": "np.multiply"}
+
 class Program:
     """A compiled model + loss. `bind(B)` gives the runnable forward/backward for batch size B."""
 
@@ -500,10 +504,10 @@ class _Emitter:
             return
         args = [[p.row(nd.args[j]) for nd in members] for j in range(len(members[0].args))]
         A = self.block(args[0])
-        if kind == "relu":
+        if kind in UNARY_UFUNC:
+            f.append(f"{UNARY_UFUNC[kind]}({A}, out={out})")
+        elif kind == "relu":
             f.append(f"np.maximum({A}, 0.0, out={out})")
-        elif kind == "tanh":
-            f.append(f"np.tanh({A}, out={out})")
         elif kind in ("sigmoid", "softplus"):
             # z = exp(-|x|); sigmoid = 1/(1+z) for x >= 0 else z/(1+z); softplus = max(x,0) + log1p(z)
             Z = self.setup_temp(k, "Z")
@@ -514,26 +518,15 @@ class _Emitter:
                 f.append(f"{out}[...] = np.where({A} >= 0, 1.0 / (1.0 + {Z}), {Z} / (1.0 + {Z}))")
             else:
                 f.append(f"np.add(np.maximum({A}, 0.0), np.log1p({Z}), out={out})")
-        elif kind == "exp":
-            f.append(f"np.exp({A}, out={out})")
-        elif kind == "log":
-            f.append(f"np.log({A}, out={out})")
-        elif kind == "abs":
-            f.append(f"np.abs({A}, out={out})")
         elif kind == "pow":
             kk = key[2]
             if kk == 2:
                 f.append(f"np.multiply({A}, {A}, out={out})")
             else:
                 f.append(f"np.power({A}, {kk!r}, out={out})")
-        elif kind == "addc":
-            f.append(f"np.add({A}, {self.const([nd.const for nd in members])}, out={out})")
-        elif kind == "mulc":
-            f.append(f"np.multiply({A}, {self.const([nd.const for nd in members])}, out={out})")
-        elif kind == "add2":
-            f.append(f"np.add({A}, {self.block(args[1])}, out={out})")
-        elif kind == "mul2":
-            f.append(f"np.multiply({A}, {self.block(args[1])}, out={out})")
+        elif kind in BINARY_UFUNC:  # x op c (one constant per row) or x op y
+            B = self.const([nd.const for nd in members]) if kind.endswith("c") else self.block(args[1])
+            f.append(f"{BINARY_UFUNC[kind]}({A}, {B}, out={out})")
         elif kind == "sum":
             f.append(f"np.add({A}, {self.block(args[1])}, out={out})")
             for j in range(2, len(args)):
