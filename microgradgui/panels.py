@@ -45,8 +45,9 @@ def _form():
     return form
 
 
-def _spin(lo, hi, name, tip, special=None):
-    w = QtWidgets.QSpinBox()
+def _spin(lo, hi, name, tip, special=None, box=None):
+    """A spin box over [lo, hi]; `special` is shown for the minimum (e.g. "full", "off")."""
+    w = box or QtWidgets.QSpinBox()
     w.setRange(lo, hi)
     w.setObjectName(name)
     w.setToolTip(tip)
@@ -69,15 +70,9 @@ class TrimmedDoubleSpinBox(QtWidgets.QDoubleSpinBox):
 
 def _dspin(lo, hi, decimals, step, name, tip, special=None):
     w = TrimmedDoubleSpinBox()
-    w.setRange(lo, hi)
-    w.setDecimals(decimals)
+    w.setDecimals(decimals)  # before the range: a QDoubleSpinBox rounds its range to its decimals
     w.setSingleStep(step)
-    w.setObjectName(name)
-    w.setToolTip(tip)
-    w.setKeyboardTracking(False)
-    if special:
-        w.setSpecialValueText(special)
-    return w
+    return _spin(lo, hi, name, tip, special, box=w)
 
 
 def _combo(items, name, tip):
