@@ -184,7 +184,11 @@ def _node(data, op, a, da, b=None, db=0.0, rest=()):
     v = _new(Value)
     v.data = data
     v.grad = 0.0
-    v._a, v._da, v._b, v._db, v._rest = a, da, b, db, rest
+    v._a = a
+    v._da = da
+    v._b = b
+    v._db = db
+    v._rest = rest
     v._op = op
     v.label = ""
     return v
