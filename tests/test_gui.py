@@ -610,3 +610,17 @@ def test_quit_action_closes_through_close_event(qtbot, tmp_path):
     qtbot.waitUntil(lambda: epoch_of(w) >= 1, timeout=TIMEOUT)
     w.quit_action.trigger()
     assert not w.isVisible() and not w.running
+
+
+@pytest.mark.parametrize("key", ["loss", "decision", "network", "window"])
+def test_save_plot_as_png(win, qtbot, tmp_path, key):
+    step(win, qtbot)
+    path = tmp_path / f"{key}-shot"  # no extension: .png is added
+    win.dialogs.save_paths.append(str(path))
+    win.png_actions[key].trigger()
+    image = QtGui.QImage(str(path) + ".png")
+    assert not image.isNull() and image.width() > 100 and image.height() > 100
+    # not blank: a drawn plot has many distinct colours
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    assert len(colours) > 10
+    assert not win.dialogs.errors
