@@ -235,6 +235,13 @@ def parameter_count(inputs, layers):
     return sum(nout * (nin + 1) for nin, nout in zip([inputs, *layers], layers))
 
 
+def scalar_nodes_per_sample(layers, output_act):
+    """Value-engine nodes one sample builds: a `dot` and an activation per hidden neuron, a `dot`
+    (and its activation, if any) for the output, and ~4 for the per-sample loss."""
+    hidden = sum(layers[:-1])
+    return 2 * hidden + (1 if output_act == "linear" else 2) + 4
+
+
 def multiply_adds_per_sample(inputs, layers):
     """Multiply-adds of one sample's forward pass: one per weight. (The engines fuse each
     neuron's weighted sum into one node, so this counts work, not graph nodes.)"""
@@ -378,7 +385,8 @@ class NetworkPanel(QtWidgets.QGroupBox):
         layers = [*self.hidden, 1]
         params = parameter_count(self.inputs, layers)
         madds = multiply_adds_per_sample(self.inputs, layers) * self.batch
-        self.cost.setText(f"{params:,} parameters · ~{madds:,} multiply-adds per step")
+        nodes = scalar_nodes_per_sample(layers, self.output_act) * self.batch
+        self.cost.setText(f"{params:,} parameters · ~{nodes:,} scalar nodes, {madds:,} multiply-adds per step")
         seconds = madds / MULTIPLY_ADDS_PER_SECOND
         if self.engine == "value" and seconds > SLOW_SECONDS_PER_STEP:  # the compiled engine is fast
             self.warning.setText(f"Slow: about {seconds:.1f} s per step on the value engine. Fewer "

@@ -624,3 +624,19 @@ def test_save_plot_as_png(win, qtbot, tmp_path, key):
     colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
     assert len(colours) > 10
     assert not win.dialogs.errors
+
+
+def test_scalar_node_estimate_matches_the_value_graph(win):
+    """The designer's node count is the graph the reference engine really builds per step."""
+    import re
+
+    from micrograd import walk
+    from micrograd.losses import objective
+
+    text = win.network_panel.cost.text()
+    shown = int(re.search(r"~([\d,]+) scalar nodes", text).group(1).replace(",", ""))
+    X, y = win.train_set.X, win.train_set.y
+    model = win.cfg.model()
+    loss = objective(model, X.tolist(), [[2 * v - 1] for v in y], win.cfg.loss, win.cfg.l1, win.cfg.l2)
+    interior = sum(1 for v in walk(loss)[0] if v._a is not None)
+    assert 0.9 * interior <= shown <= interior  # the penalty's nodes are left out of the estimate
