@@ -386,7 +386,9 @@ class NetworkPanel(QtWidgets.QGroupBox):
         params = parameter_count(self.inputs, layers)
         madds = multiply_adds_per_sample(self.inputs, layers) * self.batch
         nodes = scalar_nodes_per_sample(layers, self.output_act) * self.batch
-        self.cost.setText(f"{params:,} parameters · ~{nodes:,} scalar nodes, {madds:,} multiply-adds per step")
+        self.cost.setText(f"{params:,} parameters · ~{nodes:,} scalar nodes per step")
+        self.cost.setToolTip(f"Each step: ~{nodes:,} Value nodes on the reference engine, "
+                             f"{madds:,} multiply-adds of weights by inputs")
         seconds = madds / MULTIPLY_ADDS_PER_SECOND
         if self.engine == "value" and seconds > SLOW_SECONDS_PER_STEP:  # the compiled engine is fast
             self.warning.setText(f"Slow: about {seconds:.1f} s per step on the value engine. Fewer "
