@@ -443,6 +443,12 @@ class MainWindow(QtWidgets.QMainWindow):
             self.training_panel.sync(self.cfg)
             return
         self.cfg = cfg
+        if name in ("epochs", "tolerance") and self.state is not None and not self.running \
+                and not self.state.trainer.done and self.cfg.epochs > self.state.trainer.epoch:
+            # Where a paused run stops is not part of its past: continue it, don't restart it.
+            setattr(self.state.cfg, name, value)
+            self._update_status(None, self.state.update([]))
+            return
         self._reset()
 
     def _on_log(self, on):

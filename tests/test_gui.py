@@ -640,3 +640,16 @@ def test_scalar_node_estimate_matches_the_value_graph(win):
     loss = objective(model, X.tolist(), [[2 * v - 1] for v in y], win.cfg.loss, win.cfg.l1, win.cfg.l2)
     interior = sum(1 for v in walk(loss)[0] if v._a is not None)
     assert 0.9 * interior <= shown <= interior  # the penalty's nodes are left out of the estimate
+
+
+def test_more_epochs_or_a_tolerance_while_paused_continue_the_run(win, qtbot):
+    step(win, qtbot)
+    step(win, qtbot)
+    before = theta(win)
+    win.training_panel.epochs.setValue(win.cfg.epochs + 50)
+    win.training_panel.tolerance.setValue(0.001)
+    assert epoch_of(win) == 2 and win.loss_plot.curve_length() == 2
+    np.testing.assert_array_equal(theta(win), before)
+    assert win.state.cfg.tolerance == 0.001 and win.state.cfg.epochs == win.cfg.epochs
+    win.training_panel.loss.setCurrentText("mse")  # a different objective: a new run
+    assert epoch_of(win) == 0
