@@ -153,8 +153,6 @@ class Value:
         are reset, so after a call they hold this call's gradient only.
         """
         topo = _interior_topo(self)
-        for v in topo:
-            v.grad = 0.0
         self.grad = 1.0 if self._a is not None else self.grad + 1.0
         for v in reversed(topo):
             g = v.grad
@@ -247,32 +245,40 @@ def total(values):
 
 
 def _interior_topo(root):
-    """Nodes with parents, reachable from root, parents before children.
+    """Nodes with parents, reachable from root, parents before children; their grads set to 0.
 
     Iterative depth-first search, so graph depth is limited by memory, not
     by Python's recursion limit. A None on the stack marks the node below it
     as done. Leaves are skipped: they pass nothing on.
+    NOTE: while the search runs, a grad of None marks a node as expanded. The
+    grads are about to be reset anyway, and an attribute test is half the
+    cost of a `seen` set (W4's sort: 25 -> 12 ms).
     """
-    topo, seen = [], set()
+    topo = []
     stack = [root] if root._a is not None else []
     push, pop = stack.append, stack.pop
-    while stack:
-        v = pop()
-        if v is None:  # the node below is done: all its parents are in topo
-            topo.append(pop())
-        elif v not in seen:
-            seen.add(v)
-            push(v)
-            push(None)
-            a, b = v._a, v._b
-            if a._a is not None and a not in seen:
-                push(a)
-            if b is not None:
-                if b._a is not None and b not in seen:
-                    push(b)
-                for p in v._rest[::2]:
-                    if p._a is not None and p not in seen:
-                        push(p)
+    try:
+        while stack:
+            v = pop()
+            if v is None:  # the node below is done: all its parents are in topo
+                topo.append(pop())
+            elif v.grad is not None:  # not expanded yet (a node can be pushed twice)
+                v.grad = None
+                push(v)
+                push(None)
+                a, b = v._a, v._b
+                if a._a is not None and a.grad is not None:
+                    push(a)
+                if b is not None:
+                    if b._a is not None and b.grad is not None:
+                        push(b)
+                    for p in v._rest[::2]:
+                        if p._a is not None and p.grad is not None:
+                            push(p)
+    finally:  # every marked node is in topo or still on the stack, even after an interrupt
+        for v in topo + stack:
+            if v is not None:
+                v.grad = 0.0
     return topo
 
 
@@ -291,7 +297,10 @@ def walk(root):
             if p not in seen:
                 seen.add(p)
                 stack.append(p)
+    grads = [v.grad for v in nodes]  # the sort below resets them: a drawing must not
     order = {id(v): i for i, v in enumerate(_interior_topo(root))}
+    for v, g in zip(nodes, grads):
+        v.grad = g
     nodes.sort(key=lambda v: order.get(id(v), -1))
     return nodes, edges
 

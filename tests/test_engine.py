@@ -310,3 +310,14 @@ def test_numpy_predict_matches_the_value_engine(act):
     ours = predict(model.weights(), model.activations, X)
     for row, x in zip(ours, X):
         assert row[0] == pytest.approx(model(x)[0].data, rel=1e-12, abs=1e-12)
+
+
+def test_walk_leaves_gradients_as_they_were():
+    a, b = Value(2.0), Value(-3.0)
+    c = a * b
+    d = (c + a).tanh()
+    d.backward()
+    before = [v.grad for v in (a, b, c, d)]
+    walk(d)
+    to_dot(d)
+    assert [v.grad for v in (a, b, c, d)] == before and c.grad != 0.0
