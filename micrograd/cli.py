@@ -302,7 +302,7 @@ def train(a, out, err):
                   f"{cfg.loss} loss, {cfg.optimizer} lr {cfg.lr:g}\n")
     with _Interrupts() as stop:
         for trainer in session.trainers():
-            reason = getattr(trainer.engine, "fallback_reason", None)
+            reason = trainer.engine.fallback_reason
             if reason and trainer.run == 0 and not a.quiet:
                 err.write(f"note: {reason}\n")
             while not trainer.done:

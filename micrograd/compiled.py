@@ -296,10 +296,10 @@ class Program:
                 key = (nd.depth, nd.kind)
             groups.setdefault(key, []).append(nd)
         # A group that a layer reads as its inputs is laid out in the order it reads them.
-        for key, members in list(groups.items()):
+        for key in list(groups):
             if key[1] == "dot":
                 want = key[2]
-                for k2, m2 in groups.items():
+                for m2 in groups.values():
                     if len(m2) == len(want) and {nd.id for nd in m2} == set(want):
                         pos = {a: i for i, a in enumerate(want)}
                         m2.sort(key=lambda nd: pos[nd.id])
@@ -313,7 +313,7 @@ class Program:
         rows = self.nin + 1
         self._yrows = list(range(rows, rows + self.nout))
         rows += self.nout
-        for key, members in self._groups:
+        for _, members in self._groups:
             for nd in members:
                 nd.row = rows
                 rows += 1
@@ -421,6 +421,7 @@ class _Emitter:
         self.names = {}
         self.ginit, self.pinit = set(), set()
         self.n = 0
+        self.dots = {}  # group index -> the buffers its backward needs
 
     def new(self, prefix):
         self.n += 1
@@ -499,7 +500,6 @@ class _Emitter:
             W = self.new("W")
             self.setup.append((W, lambda ns, B, WB=WB, n=n: ns[WB][:, :n]))
             f.append(f"np.matmul({WB}, {XB}, out={out})")
-            self.dots = getattr(self, "dots", {})
             self.dots[gi] = (XB, WB, W, pidx, contiguous, xrows)
             return
         args = [[p.row(nd.args[j]) for nd in members] for j in range(len(members[0].args))]

@@ -75,6 +75,13 @@ def _dspin(lo, hi, decimals, step, name, tip, special=None):
     return _spin(lo, hi, name, tip, special, box=w)
 
 
+def _button(text, name, tip):
+    w = QtWidgets.QPushButton(text)
+    w.setObjectName(name)
+    w.setToolTip(tip)
+    return w
+
+
 def _combo(items, name, tip):
     w = QtWidgets.QComboBox()
     w.addItems(list(items))
@@ -109,12 +116,8 @@ class DataPanel(QtWidgets.QGroupBox):
         self.noise = _dspin(0.0, 2.0, 2, 0.05, "noiseSpin", "Gaussian noise added to the points")
         self.test_ratio = _dspin(0.0, 0.9, 2, 0.05, "testRatioSpin", "Share of points held out for testing")
         self.seed = _spin(0, 2**31 - 1, "dataSeedSpin", "Seed of the generated points and of the split")
-        self.regenerate = QtWidgets.QPushButton("Regenerate")
-        self.regenerate.setObjectName("regenerateButton")
-        self.regenerate.setToolTip("Draw new points (next data seed)")
-        self.import_csv = QtWidgets.QPushButton("Import CSV…")
-        self.import_csv.setObjectName("importCsvButton")
-        self.import_csv.setToolTip("Train on your own data: numeric feature columns, label column last")
+        self.regenerate = _button("Regenerate", "regenerateButton", "Draw new points (next data seed)")
+        self.import_csv = _button("Import CSV…", "importCsvButton", "Train on your own data: numeric feature columns, label column last")
         self.preview = QtWidgets.QLabel()
         self.preview.setObjectName("dataPreview")
         self.preview.setFixedSize(84, 84)
@@ -263,9 +266,7 @@ class NetworkPanel(QtWidgets.QGroupBox):
         self.rows = QtWidgets.QGridLayout(self.rows_box)
         self.rows.setContentsMargins(0, 0, 0, 0)
         self.rows.setVerticalSpacing(2)
-        self.add_layer = QtWidgets.QPushButton("+ Add hidden layer")
-        self.add_layer.setObjectName("addLayerButton")
-        self.add_layer.setToolTip(f"Append a hidden layer (at most {MAX_LAYERS})")
+        self.add_layer = _button("+ Add hidden layer", "addLayerButton", f"Append a hidden layer (at most {MAX_LAYERS})")
         self.add_layer.clicked.connect(self._on_add)
         self.output = _combo(ACTIVATIONS, "outputActivationCombo", "Activation of the output neuron")
         self.output.currentTextChanged.connect(self._on_output)
@@ -451,18 +452,10 @@ class TrainingPanel(QtWidgets.QGroupBox):
                 w.valueChanged.connect(lambda v, n=name: self.edited.emit(n, int(v)))
         self.new_seed.clicked.connect(self.newSeedRequested)
 
-        self.train_button = QtWidgets.QPushButton("▶ Train")
-        self.train_button.setObjectName("trainButton")
-        self.train_button.setToolTip("Train (Space)")
-        self.pause_button = QtWidgets.QPushButton("❚❚ Pause")
-        self.pause_button.setObjectName("pauseButton")
-        self.pause_button.setToolTip("Pause after the current epoch (Space)")
-        self.step_button = QtWidgets.QPushButton("Step")
-        self.step_button.setObjectName("stepButton")
-        self.step_button.setToolTip("Train exactly one epoch")
-        self.reset_button = QtWidgets.QPushButton("Reset")
-        self.reset_button.setObjectName("resetButton")
-        self.reset_button.setToolTip("Back to epoch 0 with the same initial weights")
+        self.train_button = _button("▶ Train", "trainButton", "Train (Space)")
+        self.pause_button = _button("❚❚ Pause", "pauseButton", "Pause after the current epoch (Space)")
+        self.step_button = _button("Step", "stepButton", "Train exactly one epoch")
+        self.reset_button = _button("Reset", "resetButton", "Back to epoch 0 with the same initial weights")
         self.train_button.setStyleSheet("font-weight: bold;")
         self.epoch_label = QtWidgets.QLabel()
         self.epoch_label.setObjectName("epochLabel")

@@ -160,6 +160,15 @@ class _PlotWidget(pg.GraphicsLayoutWidget):
         self.ci.setContentsMargins(4, 4, 8, 4)
         self.setMinimumSize(220, 160)
 
+    @classmethod
+    def filling(cls, host):
+        """One that fills `host` edge to edge."""
+        w = cls(host)
+        layout = QtWidgets.QVBoxLayout(host)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(w)
+        return w
+
 
 # --- loss + metric ------------------------------------------------------------
 
@@ -173,10 +182,7 @@ class LossPlot(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("lossPlot")
-        self.graphics = _PlotWidget(self)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics)
+        self.graphics = _PlotWidget.filling(self)
 
         self.loss_plot = self.graphics.addPlot(row=0, col=0)
         self.metric_plot = self.graphics.addPlot(row=0, col=1)
@@ -354,10 +360,7 @@ class WeightHeatmaps(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("weightHeatmap")
-        self.graphics = _PlotWidget(self)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics)
+        self.graphics = _PlotWidget.filling(self)
         self.cmap = diverging_cmap()
         self._shapes: list[tuple[int, int]] = []
         self._plots: list[pg.PlotItem] = []

@@ -393,7 +393,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._draw_snapshot(initial.snapshot)
         self._update_status(None, initial)
         self._update_buttons()
-        fallback = getattr(state.trainer.engine, "fallback_reason", None)
+        fallback = state.trainer.engine.fallback_reason
         if fallback:
             self.status.showMessage(fallback)
 

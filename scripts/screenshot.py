@@ -47,7 +47,7 @@ def main(argv=None):
     ap.add_argument("--size", default="1400x900")
     args = ap.parse_args(argv)
     width, height = (int(v) for v in args.size.split("x"))
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    _app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])  # alive as long as the window
     with tempfile.TemporaryDirectory() as d:
         w = MainWindow(settings=QtCore.QSettings(os.path.join(d, "s.ini"), QtCore.QSettings.Format.IniFormat))
         w.resize(width, height)
