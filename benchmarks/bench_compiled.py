@@ -60,7 +60,7 @@ def _studio():
 
 
 def _config(spec, **kw):
-    from micrograd.train import Config
+    from micrograd.config import Config
     sizes = spec["sizes"]
     acts = [spec["hidden"]] * (len(sizes) - 2) + [spec["out"]]
     sched = dict(schedule="linear", lr_end=0.1, decay_steps=100, lr=1.0) if spec["lr"] == "1.0-0.9*k/100" \

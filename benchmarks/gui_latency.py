@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from micrograd.train import ENGINES  # noqa: E402
+from micrograd.config import ENGINES  # noqa: E402
 from microgradgui.window import MainWindow  # noqa: E402
 
 TICK_MS = 10

@@ -1,4 +1,4 @@
-"""`python -m micrograd ...`: the command line (see micrograd/cli.py)."""
+"""`python -m micrograd ...`: the command line (see micrograd/cli/)."""
 import sys
 
 from .cli import main

@@ -30,7 +30,8 @@ import numpy as np
 
 from .nn import ACTIVATIONS
 from .predict import predict as forward
-from .train import MAX_LAYERS, MAX_WIDTH, Config, Epoch, decision_threshold, is_finite
+from .config import MAX_LAYERS, MAX_WIDTH, Config, is_finite
+from .train import Epoch
 
 FORMAT = "micrograd-model"
 VERSION = 1
@@ -100,7 +101,7 @@ class Model:
     @property
     def threshold(self):
         """Outputs above this are class 1 (classification)."""
-        return decision_threshold(self.config)
+        return self.config.threshold
 
     def classify(self, X):
         """Class indices (0/1) for a classification model."""

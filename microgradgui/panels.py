@@ -1,23 +1,25 @@
-"""The control column: data, network designer and training panels.
+"""The control column: data, network designer and training panels, and the run's status.
 
-Each panel shows a plain description (a data spec dict or a `Config`) and
+Each panel shows part of the session's settings (a `DataSpec` or the `Config`) and
 writes user input back through one signal; `sync(...)` refreshes the widgets
 with their own signals blocked, so a sync never echoes back as an edit.
 """
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from micrograd.config import ENGINES, MAX_EPOCHS, MAX_EVALS, MAX_LAYERS, MAX_SEED, MAX_WIDTH, Config
 from micrograd.data import DATASETS, MAX_SAMPLES
 from micrograd.losses import LOSSES
 from micrograd.nn import ACTIVATIONS, BIAS_INITS
 from micrograd.optim import OPTIMIZERS, SCHEDULES
-from micrograd.train import ENGINES, MAX_EPOCHS, MAX_EVALS, MAX_LAYERS, MAX_WIDTH
 
-from .plots import class_colors
+from .views.base import LiveView
+from .views.style import class_colors
 
 MAX_GUI_SAMPLES = min(MAX_SAMPLES, 5000)  # the scalar engine: more is minutes per epoch
 SLOW_SECONDS_PER_STEP = 0.3  # warn from here on the reference ("value") engine
@@ -75,10 +77,25 @@ def _dspin(lo, hi, decimals, step, name, tip, special=None):
     return _spin(lo, hi, name, tip, special, box=w)
 
 
+def _seed_spin(name, tip):
+    """A seed box over 0..MAX_SEED, every seed the command line takes (a QSpinBox stops at 2**31 - 1)."""
+    return _dspin(0, MAX_SEED, 0, 1, name, tip)
+
+
 def _button(text, name, tip):
     w = QtWidgets.QPushButton(text)
     w.setObjectName(name)
     w.setToolTip(tip)
+    return w
+
+
+def _tool_button(action, name):
+    """A button for `action`: its text, tooltip, shortcut and enabled state are the action's."""
+    w = QtWidgets.QToolButton()
+    w.setDefaultAction(action)
+    w.setObjectName(name)
+    w.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
+    w.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
     return w
 
 
@@ -99,25 +116,25 @@ def _set_combo(combo, text):
 # --- data ---------------------------------------------------------------------
 
 class DataPanel(QtWidgets.QGroupBox):
-    """Data set, its parameters and a small preview; emits the edited data spec."""
+    """Data set, its parameters and a small preview; emits the edited data spec. `import_csv`:
+    the window's action its Import CSV button is bound to."""
 
-    edited = QtCore.Signal(dict)  # the new data spec
-    importCsvRequested = QtCore.Signal()
+    edited = QtCore.Signal(object)  # the new DataSpec
 
     CSV_ITEM = "imported CSV"
 
-    def __init__(self, parent=None):
+    def __init__(self, import_csv, parent=None):
         super().__init__("Data", parent)
         self.setObjectName("dataPanel")
-        self.spec = {}
+        self.spec = None
         self.dataset = _combo(DATASETS, "datasetCombo", "Built-in data set (or the imported CSV)")
         self.samples = _spin(10, MAX_GUI_SAMPLES, "samplesSpin", "Number of points generated")
         self.samples.setSingleStep(10)
         self.noise = _dspin(0.0, 2.0, 2, 0.05, "noiseSpin", "Gaussian noise added to the points")
         self.test_ratio = _dspin(0.0, 0.9, 2, 0.05, "testRatioSpin", "Share of points held out for testing")
-        self.seed = _spin(0, 2**31 - 1, "dataSeedSpin", "Seed of the generated points and of the split")
+        self.seed = _seed_spin("dataSeedSpin", "Seed of the generated points and of the split")
         self.regenerate = _button("Regenerate", "regenerateButton", "Draw new points (next data seed)")
-        self.import_csv = _button("Import CSV…", "importCsvButton", "Train on your own data: numeric feature columns, label column last")
+        self.import_csv = _tool_button(import_csv, "importCsvButton")
         self.preview = QtWidgets.QLabel()
         self.preview.setObjectName("dataPreview")
         self.preview.setFixedSize(84, 84)
@@ -149,48 +166,43 @@ class DataPanel(QtWidgets.QGroupBox):
         for w in (self.noise, self.test_ratio):
             w.valueChanged.connect(self._on_edit)
         self.regenerate.clicked.connect(self._on_regenerate)
-        self.import_csv.clicked.connect(self.importCsvRequested)
 
     def _widgets(self):
         return (self.dataset, self.samples, self.noise, self.test_ratio, self.seed)
 
     def _on_edit(self, *_):
-        spec = dict(self.spec)
+        seed = int(self.seed.value())
+        changes = dict(test_ratio=round(self.test_ratio.value(), 4), split_seed=seed)
         name = self.dataset.currentText()
         if name != self.CSV_ITEM:
-            spec.pop("csv", None)
-            spec.update(dataset=name, samples=self.samples.value(), noise=round(self.noise.value(), 4),
-                        seed=self.seed.value())
-        spec["test_ratio"] = round(self.test_ratio.value(), 4)
-        spec["split_seed"] = self.seed.value()
-        self.edited.emit(spec)
+            changes.update(dataset=name, csv=None, label=None, samples=self.samples.value(),
+                           noise=round(self.noise.value(), 4), seed=seed)
+        self.edited.emit(self.spec.replace(**changes))
 
     def _on_regenerate(self):
         self.seed.setValue(self.seed.value() + 1)  # new points; for a CSV, a new split of the same file
 
-    def sync(self, spec, ds=None):
-        """Show `spec` (and preview the Dataset `ds` if given)."""
-        self.spec = dict(spec)
+    def sync(self, spec, ds):
+        """Show the `DataSpec` spec and preview its `Dataset` ds."""
+        self.spec = spec
+        csv = spec.csv is not None
         with signals_blocked(*self._widgets()):
-            csv = "csv" in spec
             i = self.dataset.findText(self.CSV_ITEM)
             if csv and i < 0:
                 self.dataset.addItem(self.CSV_ITEM)
             elif not csv and i >= 0:
                 self.dataset.removeItem(i)
-            _set_combo(self.dataset, self.CSV_ITEM if csv else spec.get("dataset", "moons"))
+            _set_combo(self.dataset, self.CSV_ITEM if csv else spec.dataset)
             if not csv:
-                self.samples.setValue(int(spec.get("samples", 100)))
-                self.noise.setValue(float(spec.get("noise", 0.1)))
-            self.test_ratio.setValue(float(spec.get("test_ratio", 0.2)))
-            self.seed.setValue(int(spec.get("split_seed", spec.get("seed", 0))))
+                self.samples.setValue(spec.samples)
+                self.noise.setValue(spec.noise)
+            self.test_ratio.setValue(spec.test_ratio)
+            self.seed.setValue(spec.split_seed)
             self.samples.setEnabled(not csv)
             self.noise.setEnabled(not csv)
-        if ds is not None:
-            self.preview.setPixmap(preview_pixmap(ds, self.preview.width()))
-            what = "classification" if ds.task == "classification" else "regression"
-            src = spec["csv"].rsplit("/", 1)[-1] if csv else spec.get("dataset", "")
-            self.info.setText(f"{src}: {len(ds)} points, {ds.X.shape[1]} feature(s), {what}")
+        self.preview.setPixmap(preview_pixmap(ds, self.preview.width()))
+        what = "classification" if ds.task == "classification" else "regression"
+        self.info.setText(f"{spec.name}: {len(ds)} points, {ds.X.shape[1]} feature(s), {what}")
 
 
 def preview_pixmap(ds, size):
@@ -402,12 +414,13 @@ class NetworkPanel(QtWidgets.QGroupBox):
 # --- training -------------------------------------------------------------------
 
 class TrainingPanel(QtWidgets.QGroupBox):
-    """Loss, optimizer, schedule, regularisation, run length, seed, engine; Train/Pause/Step/Reset."""
+    """Train/Pause, Step, Reset and the run's status; loss, optimizer, schedule, regularisation,
+    run length, seed, engine. `actions`: the window's train, step, reset and new_seed actions,
+    which the buttons are bound to."""
 
     edited = QtCore.Signal(str, object)  # Config field, new value
-    newSeedRequested = QtCore.Signal()
 
-    def __init__(self, parent=None):
+    def __init__(self, actions, parent=None):
         super().__init__("Training", parent)
         self.setObjectName("trainingPanel")
         self.loss = _combo(LOSSES, "lossCombo", "hinge: max-margin (micrograd demo) · mse/sse: squared error · "
@@ -427,11 +440,8 @@ class TrainingPanel(QtWidgets.QGroupBox):
         self.tolerance = _dspin(0.0, 100.0, 8, 0.01, "toleranceSpin",
                                 "Stop a run once the train loss is at or below this", "off")
         self.evals = _spin(1, MAX_EVALS, "evalsSpin", "Independent runs (seeds seed, seed+1, …) for statistics")
-        self.seed = _spin(0, 2**31 - 1, "seedSpin", "Seed of the initial weights; Reset keeps it")
-        self.new_seed = QtWidgets.QToolButton()
-        self.new_seed.setText("New seed")
-        self.new_seed.setObjectName("newSeedButton")
-        self.new_seed.setToolTip("Draw a new seed: new initial weights")
+        self.seed = _seed_spin("seedSpin", "Seed of the initial weights; Reset keeps it")
+        self.new_seed = _tool_button(actions["new_seed"], "newSeedButton")
         self.bias_init = _combo(BIAS_INITS, "biasInitCombo", "Initial biases: zero, or uniform in (-1, 1)")
         self.engine = _combo(ENGINES, "engineCombo", "value: the reference scalar engine · "
                                                      "compiled: the same maths, faster")
@@ -443,41 +453,25 @@ class TrainingPanel(QtWidgets.QGroupBox):
             "tolerance": self.tolerance, "evals": self.evals, "seed": self.seed,
             "bias_init": self.bias_init, "engine": self.engine,
         }
+        kinds = {f.name: type(f.default) for f in dataclasses.fields(Config) if f.name in self.fields}
         for name, w in self.fields.items():
             if isinstance(w, QtWidgets.QComboBox):
                 w.currentTextChanged.connect(lambda v, n=name: self.edited.emit(n, v))
-            elif isinstance(w, QtWidgets.QDoubleSpinBox):
-                w.valueChanged.connect(lambda v, n=name: self.edited.emit(n, float(v)))
-            else:
-                w.valueChanged.connect(lambda v, n=name: self.edited.emit(n, int(v)))
-        self.new_seed.clicked.connect(self.newSeedRequested)
+            else:  # a seed is shown in a double spin box (its range) but is an int
+                w.valueChanged.connect(lambda v, n=name, kind=kinds[name]: self.edited.emit(n, kind(v)))
 
-        self.train_button = _button("▶ Train", "trainButton", "Train (Space)")
-        self.pause_button = _button("❚❚ Pause", "pauseButton", "Pause after the current epoch (Space)")
-        self.step_button = _button("Step", "stepButton", "Train exactly one epoch")
-        self.reset_button = _button("Reset", "resetButton", "Back to epoch 0 with the same initial weights")
+        self.train_button = _tool_button(actions["train"], "trainButton")
+        self.step_button = _tool_button(actions["step"], "stepButton")
+        self.reset_button = _tool_button(actions["reset"], "resetButton")
         self.train_button.setStyleSheet("font-weight: bold;")
-        self.epoch_label = QtWidgets.QLabel()
-        self.epoch_label.setObjectName("epochLabel")
-        self.rate_label = QtWidgets.QLabel()
-        self.rate_label.setObjectName("rateLabel")
-        self.rate_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
-        self.progress = QtWidgets.QProgressBar()
-        self.progress.setObjectName("progressBar")
-        self.progress.setTextVisible(True)
+        self.status = RunStatus()
 
         form = _form()
-        buttons = QtWidgets.QGridLayout()
-        buttons.addWidget(self.train_button, 0, 0)
-        buttons.addWidget(self.pause_button, 0, 1)
-        buttons.addWidget(self.step_button, 1, 0)
-        buttons.addWidget(self.reset_button, 1, 1)
+        buttons = QtWidgets.QHBoxLayout()
+        for b in (self.train_button, self.step_button, self.reset_button):
+            buttons.addWidget(b, 1)
         form.addRow(buttons)  # first: reachable without scrolling
-        form.addRow(self.epoch_label)
-        status = QtWidgets.QHBoxLayout()
-        status.addWidget(self.progress, 1)
-        status.addWidget(self.rate_label)
-        form.addRow(status)
+        form.addRow(self.status)
         form.addRow("Loss", self.loss)
         form.addRow("Optimizer", self.optimizer)
         form.addRow("Learning rate", self.lr)
@@ -526,4 +520,52 @@ class TrainingPanel(QtWidgets.QGroupBox):
             if name != "lr":
                 w.setEnabled(not running and (name != "momentum" or self.optimizer.currentText() == "sgd")
                              and (name not in ("lr_end", "decay_steps") or self.schedule.currentText() == "linear"))
-        self.new_seed.setEnabled(not running)
+
+
+class RunStatus(LiveView, QtWidgets.QWidget):
+    """Where the run stands: run, epoch, loss and metric, progress over every run, epochs/s."""
+
+    title = "Status"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.epoch_label = QtWidgets.QLabel()
+        self.epoch_label.setObjectName("epochLabel")
+        self.rate_label = QtWidgets.QLabel()
+        self.rate_label.setObjectName("rateLabel")
+        self.rate_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setObjectName("progressBar")
+        self.progress.setTextVisible(True)
+        lay = QtWidgets.QGridLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.epoch_label, 0, 0, 1, 2)
+        lay.addWidget(self.progress, 1, 0)
+        lay.addWidget(self.rate_label, 1, 1)
+        self._task = "classification"
+        self._last = None  # the run's latest Epoch: a snapshot with no new epochs still shows it
+
+    def prepare(self, setup) -> None:
+        self._task, self._last = setup.task, None
+
+    def take(self, snap) -> None:
+        if snap.last is not None:
+            self._last = snap.last
+        elif self._last is not None and (self._last.run, self._last.epoch) != (snap.run, snap.epoch):
+            self._last = None
+
+    def present(self, snap) -> None:
+        self.progress.setRange(0, snap.total)
+        self.progress.setValue(min(snap.done, snap.total))
+        run = f"run {snap.run + 1}/{snap.runs} · " if snap.runs > 1 else ""
+        text = f"{run}epoch {snap.epoch}/{snap.epochs}"
+        e = self._last
+        if e is not None:
+            m = e.test_metric if e.test_metric is not None else e.train_metric
+            metric = "" if m is None else f" · acc {m:.0%}" if self._task == "classification" else f" · R² {m:.3f}"
+            text += f" · loss {e.train_loss:.4g}{metric}"
+            self.rate_label.setText(f"{snap.epoch / snap.elapsed:.0f} epochs/s" if snap.elapsed > 0 else "")
+        elif not snap.epoch:
+            self.rate_label.setText("")
+        self.epoch_label.setText(text)
+

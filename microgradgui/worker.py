@@ -1,23 +1,19 @@
 """Training off the GUI thread.
 
-`RunState` (no Qt) holds one training session: the `Session`, its trainers
-generator and the current `Trainer`. Exactly one thread touches it at a time:
-the worker while its thread runs, the GUI thread (drawing the initial weights,
-exporting) while no thread runs. Pausing therefore *ends* the worker and its
-thread after the current epoch; Train starts a fresh worker on the same
-`RunState`, so a paused run holds no thread and closing the window while paused
-has nothing to wait for. The one exception is `set_lr`, which the GUI calls at
-any time: the pending rate is handed over under a lock. What the window shows
-of a running session (run, epoch, progress) travels in each `Update`, read by
-the worker as it emits.
+A `micrograd.session.Session` is touched by one thread at a time: the worker while its
+thread runs, the GUI thread (drawing the initial weights, exporting) while no thread runs.
+Pausing therefore *ends* the worker and its thread after the current epoch; Train starts
+a fresh worker on the same session, so a paused run holds no thread and closing the
+window while paused has nothing to wait for. The one exception is a learning-rate edit,
+which the session allows from any thread (`Session.edit`).
 
 `TrainWorker` is a parentless `QObject` moved to a `QThread`
 (`started -> run`, `finished -> quit`, `deleteLater` on both). Stop and pause
 are `threading.Event`s checked between epochs. It emits at most `MAX_EMITS_PER_S`
-`progress` signals a second, each an `Update` with every `Epoch` since the
-previous emit plus one fresh `Snapshot`; the last epochs of a run are always
-emitted. It reports any exception through `errored(str)` and always emits
-`finished`.
+`progress` signals a second, each a `Frame`: a `Snapshot` with every `Epoch` since the
+previous emit, taken by the worker itself (the window never reads a session a worker is
+changing); the last epochs of a run are always emitted. It reports any exception
+through `errored(str)` and always emits `finished`.
 
 Back-pressure: pure-Python training holds the GIL, and a GUI frame hands the GIL back
 and forth hundreds of times (PySide releases it around every Qt call, pyqtgraph paints
@@ -38,11 +34,11 @@ import threading
 import time
 import traceback
 import weakref
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from PySide6 import QtCore
 
-from micrograd.train import Config, Session
+from micrograd.session import Snapshot
 
 # Every QThread the GUI creates; tests/conftest.py fails a test that leaves one running.
 LIVE_THREADS: "weakref.WeakSet[QtCore.QThread]" = weakref.WeakSet()
@@ -79,103 +75,23 @@ class FrameGate:
         return self._event.wait(timeout)
 
 
-@dataclass
-class Update:
-    """What the window draws from one emit: the epochs since the last emit, one snapshot and
-    where the session stood then (read by the thread that owned the state, so the window
-    never reads a trainer that a worker is changing)."""
+class Frame(NamedTuple):
+    """One emit: the snapshot to draw, the `tag` the worker was started with (the window drops
+    frames of a session it has reset since), and the gate to open once drawn (or None)."""
 
-    state: "RunState"
-    run: int
-    epoch: int  # of the current run
-    epochs_done: int  # across every run (RunState.epochs_done)
-    elapsed: float  # seconds the current run has trained
-    epochs: list
-    snapshot: object  # micrograd.train.Snapshot
-    summary: dict | None = None  # set on the emit that ends the last run
-    gate: FrameGate | None = None  # call gate.done() once this update is drawn and painted
-
-
-@dataclass
-class RunState:
-    """One session of `cfg.evals` runs, advanced one epoch at a time."""
-
-    cfg: Config
-    train: object
-    test: object
-    session: Session = field(init=False)
-    trainer: object = field(init=False)
-    finished: bool = field(init=False, default=False)
-    lr: float | None = field(init=False, default=None)  # a pending learning-rate change, under _lr_lock
-    diverged: list = field(init=False, default_factory=list)  # stop messages of diverged runs
-
-    def __post_init__(self):
-        # set_lr comes from the GUI thread while a worker steps: without the lock, a change made
-        # between the worker taking the pending rate and clearing it would be lost.
-        self._lr_lock = threading.Lock()
-        self.cfg = Config.from_dict(self.cfg.to_dict())  # our own copy: the GUI keeps editing its own
-        self.session = Session(self.cfg, self.train, self.test)
-        self._trainers = self.session.trainers()
-        self.trainer = next(self._trainers)  # run 0 exists at once: its initial weights are drawn
-
-    @property
-    def total_epochs(self):
-        return self.cfg.epochs * self.cfg.evals
-
-    @property
-    def epochs_done(self):
-        """Epochs completed across every run so far (a run that stopped early counts as full)."""
-        t = self.trainer
-        return t.run * self.cfg.epochs + (self.cfg.epochs if t.done else t.epoch)
-
-    def set_lr(self, lr):
-        """Change the learning rate of this and every later run, from the next epoch on.
-        Safe from any thread."""
-        with self._lr_lock:
-            self.cfg.lr = self.lr = float(lr)
-
-    def step(self):
-        """Train one epoch of the current run; returns its `Epoch`. Call `advance()` once done."""
-        with self._lr_lock:
-            lr, self.lr = self.lr, None
-        if lr is not None:
-            self.trainer.set_lr(lr)
-        epoch = self.trainer.step()
-        if epoch.stop and epoch.stop.startswith("diverged"):
-            self.diverged.append(f"run {epoch.run + 1}: {epoch.stop}" if self.cfg.evals > 1 else epoch.stop)
-        return epoch
-
-    def advance(self):
-        """Move on to the next run; False (and `finished`) when every run is done."""
-        try:
-            self.trainer = next(self._trainers)
-        except StopIteration:
-            self.finished = True
-            return False
-        with self._lr_lock:
-            lr = self.cfg.lr
-        if lr != self.trainer.optimizer.lr:
-            self.trainer.set_lr(lr)
-        return True
-
-    def update(self, epochs, summary=None, gate=None) -> Update:
-        """An `Update` with a fresh snapshot; called by the thread that owns the state."""
-        t = self.trainer
-        return Update(self, t.run, t.epoch, self.epochs_done, t.elapsed, epochs, t.snapshot(), summary, gate)
-
-    @property
-    def can_step(self):
-        return not self.finished and not (self.trainer.done and self.trainer.run == self.cfg.evals - 1)
+    tag: object
+    snapshot: Snapshot
+    gate: FrameGate | None
 
 
 class TrainWorker(QtCore.QObject):
-    progress = QtCore.Signal(object)  # Update
+    progress = QtCore.Signal(object)  # Frame
     errored = QtCore.Signal(str)
     finished = QtCore.Signal()
 
-    def __init__(self, state: RunState, max_emits_per_s: float = MAX_EMITS_PER_S, epochs: int | None = None):
+    def __init__(self, session, tag=None, max_emits_per_s: float = MAX_EMITS_PER_S, epochs: int | None = None):
         super().__init__()  # no parent: it is moved to its own thread
-        self.state = state
+        self.session, self.tag = session, tag
         self.epochs = epochs  # train this many epochs, then end as if paused (None: until stopped)
         self.interval = 1.0 / max_emits_per_s
         self.min_interval = max(self.interval, 1.0 / MIN_EMITS_PER_S)
@@ -191,10 +107,10 @@ class TrainWorker(QtCore.QObject):
         self.pause_event.set()
         self.gate.done()
 
-    def _emit(self, epochs, summary=None, gated=False):
+    def _emit(self, epochs, gated=False):
         if gated:
             self.gate.clear()
-        self.progress.emit(self.state.update(epochs, summary, self.gate if gated else None))
+        self.progress.emit(Frame(self.tag, self.session.snapshot(epochs), self.gate if gated else None))
 
     def emit_interval(self) -> float:
         """Seconds between emits: 1/max_emits_per_s, or FRAME_SPACING x the last frame's cost."""
@@ -202,34 +118,26 @@ class TrainWorker(QtCore.QObject):
 
     @QtCore.Slot()
     def run(self):
-        st = self.state
+        session = self.session
         pending, last, trained = [], 0.0, 0
         try:
-            while not (self.stop_event.is_set() or self.pause_event.is_set()):
+            while not (self.stop_event.is_set() or self.pause_event.is_set() or session.finished):
                 if not self.gate.is_done():
                     # The GUI is drawing our last update: let it have the GIL to itself.
                     if not self.gate.wait(MAX_GUI_WAIT):
                         self.gate.done()  # no word from the GUI: train on regardless
                     last = time.monotonic()  # the spacing counts from the end of the frame
                     continue
-                if st.trainer.done:
-                    if not st.advance():
-                        break
-                    continue
-                pending.append(st.step())
+                pending.append(session.step())
                 trained += 1
                 if trained == self.epochs:
                     break
                 now = time.monotonic()
-                if st.trainer.done or now - last >= self.emit_interval():
-                    self._emit(pending, gated=True)
+                if session.trainer.done or now - last >= self.emit_interval():
+                    self._emit(pending, gated=True)  # a run's last epoch is always sent at once
                     pending, last = [], now
-            if st.trainer.done and st.trainer.run == st.cfg.evals - 1 and not st.finished:
-                st.advance()  # the last run has ended (a Step's epoch may end it): the session is finished
             if pending:
                 self._emit(pending)
-            if st.finished:
-                self._emit([], summary=st.session.summary())
         except Exception as e:  # noqa: BLE001 - every failure reaches the user as a message
             traceback.print_exc()
             self.errored.emit(f"{type(e).__name__}: {e}")
@@ -266,17 +174,18 @@ def _thaw_heap():
             gc.unfreeze()
 
 
-def start_worker(state: RunState, on_progress, on_errored, on_thread_finished, max_emits_per_s=MAX_EMITS_PER_S,
+def start_worker(session, on_progress, on_errored, on_thread_finished, tag=None, max_emits_per_s=MAX_EMITS_PER_S,
                  epochs=None):
     """Create a worker and its thread, wire them, start; returns (thread, worker).
-    `epochs`: end after that many epochs (Step), else train until stopped or paused."""
+    `tag` comes back in every `Frame`. `epochs`: end after that many epochs (Step), else
+    train until stopped or paused or the session has finished."""
     if sys.getswitchinterval() > SWITCH_INTERVAL:
         sys.setswitchinterval(SWITCH_INTERVAL)  # process-wide; harmless when nothing contends
     _freeze_heap()  # on the GUI thread: what the collection frees is freed here; the worker thaws
     thread = QtCore.QThread()
     thread.setObjectName("trainingThread")
     LIVE_THREADS.add(thread)
-    worker = TrainWorker(state, max_emits_per_s, epochs)
+    worker = TrainWorker(session, tag, max_emits_per_s, epochs)
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     # Direct: quit from the worker thread itself, so a GUI thread blocked in wait() is not needed.
@@ -288,3 +197,80 @@ def start_worker(state: RunState, on_progress, on_errored, on_thread_finished, m
     thread.finished.connect(on_thread_finished)
     thread.start()
     return thread, worker
+
+
+class Runner(QtCore.QObject):
+    """The window's one training worker at a time: start, pause, stop (and wait), and the
+    workers that outlived a wait.
+
+    A worker that does not stop within `STOP_WAIT_MS` (one epoch of a huge network on the
+    reference engine) is kept as an orphan until its thread ends: dropping the last reference
+    to a running QThread aborts the process. While an orphan still trains a session, no
+    other worker may start on it (`busy`)."""
+
+    frame = QtCore.Signal(object)     # a Frame from the current worker
+    errored = QtCore.Signal(str)
+    ended = QtCore.Signal()           # the current worker's thread has finished
+    orphansEnded = QtCore.Signal()    # the last orphan's thread has finished
+
+    STOP_WAIT_MS = 10_000
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.training_thread = self.worker = None
+        self.orphans = []  # (thread, worker) still running after we stopped waiting
+        self.max_emits_per_s = MAX_EMITS_PER_S
+
+    @property
+    def running(self):
+        return self.training_thread is not None
+
+    @property
+    def stepping(self):
+        """The current worker trains a fixed number of epochs (a Step), not until paused."""
+        return self.worker is not None and self.worker.epochs is not None
+
+    def busy(self, session):
+        """True while an orphaned worker still trains `session`."""
+        return any(w.session is session for _, w in self.orphans)
+
+    def start(self, session, tag, epochs=None):
+        self.training_thread, self.worker = start_worker(session, self.frame.emit, self.errored.emit, self._on_finished,
+                                                 tag, self.max_emits_per_s, epochs)
+
+    def pause(self):
+        if self.worker is not None:
+            self.worker.pause()
+
+    def stop(self, interrupt=True):
+        """Stop the worker after its current epoch (or, not `interrupt`, let it end on its own,
+        as a Step does) and wait for its thread. False if it still runs after the wait."""
+        if self.training_thread is None:
+            return True
+        if interrupt:
+            self.worker.stop()
+        stopped = self.training_thread.wait(self.STOP_WAIT_MS)
+        if not stopped:
+            self.orphans.append((self.training_thread, self.worker))
+        self.training_thread = self.worker = None
+        return stopped
+
+    @staticmethod
+    def _finished(thread):
+        """True once `thread` has ended. One that is finishing (isFinished() is already true
+        then) still deletes its worker: wait for that, as dropping our references to the
+        worker meanwhile races with it (a crash)."""
+        try:
+            return thread.isFinished() and thread.wait()
+        except RuntimeError:  # deleteLater already ran: it had finished
+            return True
+
+    @QtCore.Slot()
+    def _on_finished(self):
+        had_orphans = bool(self.orphans)
+        self.orphans = [o for o in self.orphans if not self._finished(o[0])]
+        if had_orphans and not self.orphans:
+            self.orphansEnded.emit()
+        if self.training_thread is not None and self._finished(self.training_thread):
+            self.training_thread = self.worker = None
+            self.ended.emit()

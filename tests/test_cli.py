@@ -12,7 +12,8 @@ import pytest
 
 from micrograd import cli, modelfile
 from micrograd.data import make_dataset
-from micrograd.train import STOPPED, Config, Trainer
+from micrograd.config import Config
+from micrograd.train import STOPPED, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--samples", "40", "--epochs", "6", "--layers", "6"]
@@ -207,16 +208,17 @@ BAD = [  # (argv with {model}/{garbage}/{badcsv}/{tmp} placeholders, text the me
     (["train", "--csv", "{tmp}/missing.csv"], "missing.csv: file not found"),
     (["train", "--csv", "{badcsv}"], "line 3, column 'x2': 'oops' is not a number"),
     (["train", "--label", "y"], "--label only applies to --csv"),
-    (["train", "--samples", "1"], "samples must be an integer from 2"),
+    (["train", "--samples", "1"], "--samples: must be 2..100000, got 1"),
     (["train", "--lr", "-1"], "--lr: must be in (0, 1000]"),
     (["train", "--lr", "fast"], "argument --lr: invalid float value"),
     (["train", "--epochs", "0"], "--epochs: must be 1..1000000"),
-    (["train", "--test-ratio", "2"], "test_ratio must be between 0 and 0.9"),
+    (["train", "--test-ratio", "2"], "--test-ratio: must be in [0, 0.9]"),
+    (["train", "--noise", "nan"], "--noise: expected float"),
     (["train", "--layers", "a,b"], "--layers: expected comma-separated hidden sizes"),
     (["train", "--layers", "100"], "--layers: sizes must be integers 1..64"),
     (["train", "--layers", "4,4", "--activation", "relu,tanh,relu"], "3 activations for 2 hidden layers"),
     (["train", "--activation", "gelu"], "unknown activation 'gelu'"),
-    (["train", "--dataset", "sine", "--loss", "hinge"], "--loss hinge needs classification data"),
+    (["train", "--dataset", "sine", "--loss", "hinge"], "--loss: hinge needs classification data"),
     (["train", "--out", "{tmp}/no/such/dir/m.json"], "does not exist"),
     (["train", "--out", "{tmp}"], "is a directory"),
     (["predict", "{tmp}/none.json", "--x", "1,2"], "none.json: file not found"),

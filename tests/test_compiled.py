@@ -19,7 +19,8 @@ from micrograd.compiled import CompiledEngine, Program, Unsupported
 from micrograd.data import make_dataset, split
 from micrograd.losses import LOSSES
 from micrograd.nn import ACTIVATIONS, MLP, Module
-from micrograd.train import ENGINES, Config, Trainer, ValueEngine, make_engine
+from micrograd.config import ENGINES, Config
+from micrograd.train import Trainer, ValueEngine, make_engine
 
 RTOL = 1e-12
 

@@ -10,7 +10,9 @@ import pytest
 from micrograd import modelfile
 from micrograd.data import make_dataset, split
 from micrograd.modelfile import ModelFileError
-from micrograd.train import Config, Epoch, Session, Trainer
+from micrograd.config import Config, DataSpec
+from micrograd.session import Session
+from micrograd.train import Epoch, Trainer
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "model-format.md"
 
@@ -83,7 +85,7 @@ def test_save_accepts_model_mlp_and_weight_lists(trained, tmp_path):
     m = modelfile.load(modelfile.save_trainer(tmp_path / "a.json", t, ds))
     modelfile.save(tmp_path / "b.json", m)  # a loaded Model re-saves identically
     assert (tmp_path / "a.json").read_text() == (tmp_path / "b.json").read_text()
-    mlp = t.sync_model()
+    mlp = m.to_mlp()  # an MLP with the trained weights
     modelfile.save(tmp_path / "c.json", mlp, t.cfg.to_dict())
     assert all(np.array_equal(W, W0) for (W, _), (W0, _) in
                zip(modelfile.load(tmp_path / "c.json").weights, t.weights()))
@@ -110,11 +112,11 @@ def test_diverged_history_saves_nulls(tmp_path):
 
 
 def test_evals_summary_is_saved(tmp_path):
-    ds = make_dataset("xor", 20, 0.1, 0)
-    s = Session(Config(layers=[3, 1], activations=["tanh", "linear"], epochs=2, evals=3), ds)
+    s = Session(Config(layers=[3, 1], activations=["tanh", "linear"], epochs=2, evals=3),
+                DataSpec(dataset="xor", samples=20))
     for _ in s.run():
         pass
-    modelfile.save_trainer(tmp_path / "s.json", s.runs[1], ds, s.summary())
+    modelfile.save_trainer(tmp_path / "s.json", s.runs[1], s.dataset, s.summary())
     m = modelfile.load(tmp_path / "s.json")
     assert m.metrics["summary"]["runs"] == 3 and m.metrics["run"] == 1 and m.metrics["seed"] == 1
 

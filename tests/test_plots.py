@@ -1,5 +1,6 @@
 """The live plots and the network diagram, driven with real engine output (headless)."""
 import math
+import types
 
 import numpy as np
 import pytest
@@ -9,10 +10,15 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from micrograd.data import Dataset, make_dataset, split
 from micrograd.predict import predict
-from micrograd.train import Config, Epoch, Session, Trainer
-from microgradgui.network_view import NetworkView
-from microgradgui.plots import (DecisionPlot, EvalsView, LossPlot, WeightHeatmaps,
-                                contour_segments, nice_ceil, save_png)
+from micrograd.config import Config, DataSpec
+from micrograd.session import Session
+from micrograd.train import Epoch, Trainer
+from microgradgui.views.decision import DecisionPlot, contour_segments
+from microgradgui.views.evals import EvalsView
+from microgradgui.views.loss import LossView as LossPlot
+from microgradgui.views.network import NetworkView
+from microgradgui.views.style import nice_ceil, save_png
+from microgradgui.views.weights import WeightsView as WeightHeatmaps
 
 
 def ep(epoch, loss, test=None, acc=0.5, run=0, stop=None):
@@ -30,7 +36,7 @@ def trained(moons):
     cfg = Config(layers=[8, 8, 1], activations=["relu", "relu", "linear"], epochs=3)
     t = Trainer(cfg, tr, te)
     epochs = [t.step() for _ in range(3)]
-    return cfg, epochs, t.snapshot()
+    return cfg, epochs, types.SimpleNamespace(weights=t.weights(), grads=t.grads())
 
 
 def make(qtbot, cls, w=500, h=350):
@@ -278,12 +284,11 @@ def test_network_relayouts_on_resize(qtbot):
 
 # --- EvalsView ------------------------------------------------------------------------------
 
-def test_evals_view_runs_median_and_summary(qtbot, moons):
-    tr, te = moons
+def test_evals_view_runs_median_and_summary(qtbot):
     ev = make(qtbot, EvalsView, 700, 350)
     assert ev.objectName() == "evalsView"
     cfg = Config(layers=[4, 1], activations=["relu", "linear"], epochs=4, evals=3, tolerance=0.01)
-    session = Session(cfg, tr, te)
+    session = Session(cfg, DataSpec(samples=60, test_ratio=0.25))
     for e in session.run():
         ev.add(e.run, [e])
     assert ev.run_count() == 3

@@ -1,4 +1,4 @@
-"""The training loop: Trainer steps, stop reasons, divergence, determinism, Session summaries."""
+"""The training loop: Trainer steps, stop reasons, divergence, determinism, summaries."""
 import dataclasses
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from micrograd.data import CLASSIFICATION, DATASETS, make_dataset, split
-from micrograd.train import (ENGINES, EXHAUSTED, STOPPED, TOLERANCE, Config, Session, Trainer, _unflatten,
-                             decision_threshold, flatten, summarize)
+from micrograd.config import ENGINES, Config
+from micrograd.train import EXHAUSTED, STOPPED, TOLERANCE, Trainer, _unflatten, flatten, summarize
 
 
 def config_for(ds, **kw):
@@ -52,28 +52,6 @@ def test_tolerance_stops_early():
     assert t.stop_reason == TOLERANCE == hist[-1].stop
     assert len(hist) < 50
     assert hist[-1].train_loss <= 0.3 < min(e.train_loss for e in hist[:-1])
-
-
-def test_session_summary_matches_histories():
-    ds = make_dataset("xor", 30, 0.1, 0)
-    train, test = split(ds, 0.2, 0)
-    cfg = Config(layers=[4, 1], activations=["tanh", "linear"], epochs=15, tolerance=0.6, evals=5)
-    s = Session(cfg, train, test)
-    epochs = list(s.run())
-    assert len(s.runs) == 5 and [t.seed for t in s.runs] == [0, 1, 2, 3, 4]
-    assert len(epochs) == sum(len(t.history) for t in s.runs)
-    finals = [t.history[-1] for t in s.runs]
-    summary = s.summary()
-    assert summary["runs"] == 5
-    for key in ("train_loss", "test_loss", "train_metric", "test_metric"):
-        v = np.array([getattr(f, key) for f in finals])
-        assert summary[key] == pytest.approx({"mean": v.mean(), "std": v.std(), "min": v.min(), "max": v.max()})
-    reached = [f.epoch for f in finals if f.stop == TOLERANCE]
-    assert 0 < len(reached) < 5, "pick a tolerance some runs reach and some do not"
-    assert summary["converged"] == len(reached) / 5
-    assert summary["epochs_to_tolerance"]["min"] == min(reached)
-    assert summary["epochs_to_tolerance"]["max"] == max(reached)
-    assert summary["epochs_to_tolerance"]["mean"] == pytest.approx(np.mean(reached))
 
 
 def test_summary_without_tolerance():
@@ -130,19 +108,30 @@ def test_mini_batch_steps_per_epoch():
     assert odd.optimizer.t == 3
 
 
-def test_set_lr_takes_effect_on_next_step():
+def test_learning_rate_is_read_from_the_config_each_epoch():
     ds = make_dataset("moons", 20, 0.1, 0)
-    t = Trainer(Config(epochs=5, schedule="constant", lr=0.5), ds)
+    cfg = Config(epochs=5, schedule="constant", lr=0.5)
+    t = Trainer(cfg, ds)
     t.step()
-    t.set_lr(0.01)
+    cfg.lr = 0.01
     before = t.theta.copy()
     e = t.step()
     assert e.lr == 0.01
     np.testing.assert_array_equal(t.theta, before - 0.01 * t.grad)
-    with pytest.raises(ValueError):
-        t.set_lr(float("nan"))
-    with pytest.raises(ValueError):
-        t.set_lr(0.0)
+
+
+def test_initial_weights_are_taken_when_they_fit():
+    ds = make_dataset("moons", 20, 0.1, 0)
+    cfg = Config(layers=[3, 1], activations=["relu", "linear"])
+    w = [(np.full((3, 2), 0.5), np.arange(3.0)), (np.ones((1, 3)), np.zeros(1))]
+    t = Trainer(cfg, ds, weights=w)
+    for (W, b), (W2, b2) in zip(w, t.weights()):
+        np.testing.assert_array_equal(W, W2)
+        np.testing.assert_array_equal(b, b2)
+    with pytest.raises(ValueError, match="do not fit"):
+        Trainer(cfg, ds, weights=w[:1])
+    with pytest.raises(ValueError, match="not finite"):
+        Trainer(cfg, ds, weights=[(np.full((3, 2), np.nan), np.zeros(3)), w[1]])
 
 
 def test_stop_between_steps():
@@ -157,7 +146,7 @@ def test_stop_between_steps():
     assert t.stop_reason == STOPPED
 
 
-def test_weights_snapshot_and_flatten():
+def test_weights_grads_and_flatten():
     ds = make_dataset("moons", 20)
     cfg = Config(layers=[3, 2, 1], activations=["relu", "sigmoid", "linear"], epochs=2)
     t = Trainer(cfg, ds)
@@ -167,21 +156,20 @@ def test_weights_snapshot_and_flatten():
     assert np.array_equal(flatten(w), t.theta)
     assert all(np.array_equal(a, b) for (A, B), (C, D) in zip(_unflatten(flatten(w), cfg), w)
                for a, b in ((A, C), (B, D)))
-    snap = t.snapshot()
-    assert snap.epoch.epoch == 1 and len(snap.grads) == 3
-    snap.weights[0][0][0, 0] = 123.0  # a copy
+    grads = t.grads()
+    assert [G.shape for G, _ in grads] == [W.shape for W, _ in w]
+    np.testing.assert_array_equal(flatten(grads), t.grad)
+    w[0][0][0, 0] = 123.0  # a copy
     assert t.weights()[0][0][0, 0] != 123.0
-    mlp = t.sync_model()
-    assert mlp.weights()[1][0] == w[1][0].tolist()
 
 
 def test_bce_accuracy_uses_the_logit_threshold():
     # bce's output is a logit: class 1 when it is above 0, not above the 0.5 midpoint of its 0/1 targets.
     ds = make_dataset("moons", 60, 0.3, 1)
     cfg = Config(loss="bce", lr=0.3, schedule="constant", epochs=6)
-    assert decision_threshold(cfg) == 0.0
-    assert decision_threshold(Config()) == 0.0
-    assert decision_threshold(Config(loss="mse", activations=["relu", "relu", "sigmoid"])) == 0.5
+    assert cfg.threshold == 0.0
+    assert Config().threshold == 0.0
+    assert Config(loss="mse", activations=["relu", "relu", "sigmoid"]).threshold == 0.5
     t = Trainer(cfg, ds)
     for _ in range(6):
         out = t.predict(ds.X)[:, 0]

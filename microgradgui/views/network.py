@@ -16,7 +16,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .plots import nice_ceil
+from .base import LiveView
+from .style import nice_ceil
 
 STEPS = 12                      # magnitude steps per sign
 NEG = QtGui.QColor("#3b4cc0")   # blue: negative (as in the heatmaps' CET-D1 map)
@@ -36,12 +37,14 @@ def _mix(c: QtGui.QColor, t: float, alpha: int = 255) -> QtGui.QColor:
                         int(g + (c.blue() - g) * t), alpha)
 
 
-class NetworkView(QtWidgets.QGraphicsView):
+class NetworkView(LiveView, QtWidgets.QGraphicsView):
     """Neurons as circles in columns (inputs, hidden layers, output); links red for a
     positive weight and blue for a negative one (the heatmaps' colours), wider and more
     opaque with |w| relative to the largest |w| of this run (rounded up to a nice number;
     it only grows until the next `set_architecture`). A neuron's fill is its bias on the
     same scale. Hover a link or a neuron for its value."""
+
+    title = "Network Diagram"
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -67,6 +70,13 @@ class NetworkView(QtWidgets.QGraphicsView):
         self._weights = None
         self._m = None
         self._pens = self._brushes = None
+
+    # --- the view protocol --------------------------------------------------------------
+    def prepare(self, setup) -> None:
+        self.set_architecture(*setup.config.architecture)
+
+    def present(self, snapshot) -> None:
+        self.show_weights(snapshot.weights)
 
     # --- public API -------------------------------------------------------------------
     def set_architecture(self, inputs: int, layers: list[int], activations: list[str]) -> None:

@@ -1,0 +1,171 @@
+"""The command line's arguments: the parser, and the flags of `train` turned into settings."""
+from __future__ import annotations
+
+import argparse
+import math
+
+from ..config import ENGINES, TASK_DEFAULTS, Config, DataSpec
+from ..data import DATASETS
+from ..losses import LOSSES
+from ..nn import ACTIVATIONS, BIAS_INITS
+from ..optim import OPTIMIZERS, SCHEDULES
+
+PROG = "micrograd"
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of usage + error, and no SystemExit
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def floats(text, what):
+    """Comma-separated finite numbers, or UsageError naming `what`."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"{what}: expected comma-separated numbers, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise UsageError(f"{what}: numbers must be finite, got {text!r}")
+    return values
+
+
+def _sizes(text):
+    if text.strip().lower() in ("", "none", "0"):
+        return []
+    try:
+        sizes = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--layers: expected comma-separated hidden sizes like 16,16, got {text!r}") from None
+    if any(n < 1 for n in sizes):
+        raise UsageError(f"--layers: sizes must be positive, got {text!r}")
+    return sizes
+
+
+def build_parser():
+    p = _Parser(prog=PROG, description="Train, inspect and run small scalar-autograd networks.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    t = sub.add_parser("train", help="train a network and (with --out) save it",
+                       description="Train an MLP on a built-in dataset or a CSV file.")
+    src = t.add_argument_group("data")
+    which = src.add_mutually_exclusive_group()
+    which.add_argument("--dataset", choices=DATASETS, help="built-in dataset (default: moons)")
+    which.add_argument("--csv", metavar="FILE", help="CSV file: numeric features and a label column")
+    src.add_argument("--label", metavar="COLUMN", help="label column of --csv (default: the last one)")
+    src.add_argument("--samples", type=int, default=100, help="points in a built-in dataset (default: 100)")
+    src.add_argument("--noise", type=float, default=0.1, help="noise of a built-in dataset (default: 0.1)")
+    src.add_argument("--test-ratio", type=float, default=0.2, help="share held out for testing (default: 0.2)")
+    src.add_argument("--seed", type=int, default=0,
+                     help="seed for the data, the split and the initial weights (default: 0)")
+    net = t.add_argument_group("network")
+    net.add_argument("--layers", default="16,16", help="hidden layer sizes; an output layer of 1 is added "
+                                                       "(default: 16,16; 'none' for a linear model)")
+    net.add_argument("--activation", help=f"hidden activation, or one per hidden layer like relu,tanh "
+                                          f"({', '.join(ACTIVATIONS)}; default: relu, tanh for regression)")
+    net.add_argument("--output-activation", choices=ACTIVATIONS, default="linear", help="default: linear")
+    net.add_argument("--bias-init", choices=BIAS_INITS, default="zero", help="default: zero")
+    opt = t.add_argument_group("training")
+    opt.add_argument("--loss", choices=tuple(LOSSES), help="default: hinge (classification), mse (regression)")
+    opt.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd", help="default: sgd")
+    opt.add_argument("--lr", type=float, help="learning rate (default: 1.0; 0.05 for regression; 0.01 for adam)")
+    opt.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default: 0)")
+    opt.add_argument("--schedule", choices=SCHEDULES,
+                     help="learning-rate schedule (default: linear decay to lr-end; constant for regression)")
+    opt.add_argument("--lr-end", type=float, default=0.1, help="linear schedule: final lr as a fraction (default: 0.1)")
+    opt.add_argument("--decay-steps", type=int, help="linear schedule: epochs to decay over "
+                                                     "(default: --epochs)")
+    opt.add_argument("--l1", type=float, default=0.0, help="L1 penalty weight (default: 0)")
+    opt.add_argument("--l2", type=float, default=1e-4, help="L2 penalty weight (default: 1e-4)")
+    opt.add_argument("--epochs", type=int, default=100, help="default: 100")
+    opt.add_argument("--batch-size", type=int, default=0, help="0 for the full batch (default)")
+    opt.add_argument("--tolerance", type=float, default=0.0, help="stop once the train loss is at or below it")
+    opt.add_argument("--evals", type=int, default=1, help="independent runs with seeds seed..seed+evals-1; "
+                                                          "the best run is saved (default: 1)")
+    opt.add_argument("--engine", choices=ENGINES, default=ENGINES[0], help=f"default: {ENGINES[0]}")
+    out = t.add_argument_group("output")
+    out.add_argument("--out", metavar="FILE", help="write the trained model here (JSON)")
+    out.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+    pr = sub.add_parser("predict", help="run a saved model on inputs",
+                        description="Print the model's output (and class) for each input, as CSV.")
+    pr.add_argument("model", metavar="MODEL")
+    inp = pr.add_mutually_exclusive_group(required=True)
+    inp.add_argument("--csv", metavar="FILE", help="CSV of inputs; a header row selects the model's feature "
+                                                   "columns by name, other columns are ignored")
+    inp.add_argument("--x", action="append", metavar="X1,X2,...", help="one input (repeatable)")
+
+    inf = sub.add_parser("info", help="describe a saved model")
+    inf.add_argument("model", metavar="MODEL")
+    return p
+
+
+def join_negative_values(argv):
+    """`--x -0.5,0.2` -> `--x=-0.5,0.2`: argparse would take '-0.5,0.2' for an option."""
+    out, i = [], 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--x" and i + 1 < len(argv) and argv[i + 1].startswith("-") and len(argv[i + 1]) > 1 \
+                and (argv[i + 1][1].isdigit() or argv[i + 1][1] == "."):
+            out.append(f"--x={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def data_spec(a):
+    """The `DataSpec` the data flags describe (the split is seeded like the weights)."""
+    if a.label and not a.csv:
+        raise UsageError("--label only applies to --csv")
+    spec = DataSpec(dataset=a.dataset or "moons", samples=a.samples, noise=a.noise, seed=a.seed,
+                    csv=a.csv, label=a.label, test_ratio=a.test_ratio, split_seed=a.seed)
+    try:
+        spec.validate()
+        return spec
+    except ValueError as e:
+        raise _flag_error(e) from None
+
+
+def config(a, ds):
+    """The `Config` the flags describe, for the loaded `Dataset` ds: what a flag leaves out
+    comes from the task's defaults (config.TASK_DEFAULTS), as in the window."""
+    defaults = TASK_DEFAULTS[ds.task]
+    hidden = _sizes(a.layers)
+    acts = [s.strip() for s in (a.activation or defaults["hidden"]).split(",")]
+    if len(acts) == 1:
+        acts = acts * len(hidden)
+    elif len(acts) != len(hidden):
+        raise UsageError(f"--activation: {len(acts)} activations for {len(hidden)} hidden layers")
+    bad = next((x for x in acts if x not in ACTIVATIONS), None)
+    if bad is not None:
+        raise UsageError(f"--activation: unknown activation {bad!r}; choose from {', '.join(ACTIVATIONS)}")
+    lr = a.lr if a.lr is not None else 0.01 if a.optimizer == "adam" else defaults["lr"]
+    cfg = Config(inputs=ds.X.shape[1], layers=hidden + [1], activations=acts + [a.output_activation],
+                 bias_init=a.bias_init, loss=a.loss or defaults["loss"], optimizer=a.optimizer, lr=lr,
+                 momentum=a.momentum, schedule=a.schedule or defaults["schedule"], lr_end=a.lr_end,
+                 decay_steps=a.decay_steps if a.decay_steps is not None else max(1, a.epochs),
+                 l1=a.l1, l2=a.l2, batch_size=a.batch_size, epochs=a.epochs, tolerance=a.tolerance,
+                 evals=a.evals, seed=a.seed, engine=a.engine)
+    try:
+        cfg.validate()
+        cfg.check_task(ds.task)
+    except ValueError as e:
+        raise _flag_error(e) from None
+    return cfg
+
+
+def _flag_error(e):
+    """A settings error naming the flag, not the field: 'training.lr: ...' -> '--lr: ...'."""
+    msg = str(e)
+    section, dot, rest = msg.partition(".")
+    if dot and section in ("training", "data") and ":" in rest:
+        name, tail = rest.split(":", 1)
+        flag = {"split_seed": "seed", "dataset": "dataset"}.get(name, name)
+        msg = f"--{flag.replace('_', '-')}:{tail}"
+    return UsageError(msg)

@@ -1,0 +1,261 @@
+"""The settings of a session, as plain data: the network and its training (`Config`), the data
+(`DataSpec`), their limits, and the defaults a task starts from.
+
+Both round-trip through JSON (`to_dict` / `from_dict`); `from_dict` refuses unknown or badly
+typed fields by name. The window, the command line and the model file all read these, so a
+rule about a setting is written here once.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from dataclasses import dataclass, field
+
+from .losses import LOSSES
+from .nn import ACTIVATIONS, BIAS_INITS, MLP
+from .optim import OPTIMIZERS, SCHEDULES
+
+ENGINES = ("compiled", "value")  # compiled: micrograd.compiled; value: the reference engine
+
+MAX_LAYERS = 8          # hidden layers
+MAX_WIDTH = 64          # neurons per layer, and inputs
+MAX_EPOCHS = 1_000_000
+MAX_EVALS = 100
+MAX_SEED = 2**32 - 1
+
+CLASSIFICATION_LOSSES = ("hinge", "bce")
+REGRESSION_LOSSES = ("mse", "sse")
+
+
+def is_finite(x):
+    """math.isfinite, and False for an integer too big for a float (JSON allows 1 followed by
+    400 zeros; float() of it raises OverflowError)."""
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
+def _check_types(obj, section):
+    """Raise ValueError naming the first field whose type differs from the default's."""
+    defaults = type(obj)()
+    for f in dataclasses.fields(obj):
+        v, default = getattr(obj, f.name), getattr(defaults, f.name)
+        if default is None:  # optional text
+            ok = v is None or isinstance(v, str)
+            want = "str or null"
+        elif isinstance(default, float):
+            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and is_finite(v)
+            want = "float"
+        else:
+            ok = isinstance(v, type(default)) and not isinstance(v, bool)
+            want = type(default).__name__
+        if not ok:
+            raise ValueError(f"{section}.{f.name}: expected {want}, got {v!r}")
+
+
+def _from_dict(cls, d, section):
+    if not isinstance(d, dict):
+        raise ValueError(f"{section}: expected an object")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ValueError(f"{section}: unknown field {unknown[0]!r}")
+    obj = cls(**{k: list(v) if isinstance(v, list) else v for k, v in d.items()})
+    obj.validate()
+    return obj
+
+
+@dataclass
+class Config:
+    """Everything that defines a training run: the network and how it is trained."""
+
+    inputs: int = 2
+    layers: list = field(default_factory=lambda: [16, 16, 1])  # sizes, output layer last
+    activations: list = field(default_factory=lambda: ["relu", "relu", "linear"])
+    bias_init: str = "zero"
+    loss: str = "hinge"
+    optimizer: str = "sgd"
+    lr: float = 1.0
+    momentum: float = 0.0
+    schedule: str = "linear"
+    lr_end: float = 0.1  # linear schedule: final rate as a fraction of lr
+    decay_steps: int = 100  # linear schedule: epochs to decay over
+    l1: float = 0.0
+    l2: float = 1e-4
+    batch_size: int = 0  # 0: the full batch
+    epochs: int = 100
+    tolerance: float = 0.0  # stop once the train loss is at or below it; 0: never
+    evals: int = 1
+    seed: int = 0
+    engine: str = "compiled"
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        """Build and validate from a plain dict; unknown or badly typed fields are refused by name."""
+        return _from_dict(cls, d, "training")
+
+    def replace(self, **changes):
+        """A validated copy with `changes` (ValueError naming the field otherwise)."""
+        return Config.from_dict({**self.to_dict(), **changes})
+
+    def validate(self):
+        """Raise ValueError naming the first bad field."""
+        _check_types(self, "training")
+
+        def check(cond, name, msg):
+            if not cond:
+                raise ValueError(f"training.{name}: {msg}, got {getattr(self, name)!r}")
+
+        check(1 <= self.inputs <= MAX_WIDTH, "inputs", f"must be 1..{MAX_WIDTH}")
+        check(1 <= len(self.layers) <= MAX_LAYERS + 1, "layers", f"must have 1..{MAX_LAYERS + 1} layers")
+        check(all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_WIDTH for n in self.layers),
+              "layers", f"sizes must be integers 1..{MAX_WIDTH}")
+        check(self.layers[-1] == 1, "layers", "the output layer must have 1 neuron")
+        check(len(self.activations) == len(self.layers), "activations", "needs one per layer")
+        check(all(a in ACTIVATIONS for a in self.activations), "activations", f"must be among {ACTIVATIONS}")
+        check(self.bias_init in BIAS_INITS, "bias_init", f"must be one of {BIAS_INITS}")
+        check(self.loss in LOSSES, "loss", f"must be one of {tuple(LOSSES)}")
+        check(not (self.loss == "bce" and self.activations[-1] != "linear"), "loss",
+              "bce takes logits: the output activation must be linear")
+        check(not (self.loss == "hinge" and self.activations[-1] == "sigmoid"), "loss",
+              "hinge needs -1/+1 targets, which a sigmoid output cannot reach: use a linear or tanh output")
+        check(self.optimizer in OPTIMIZERS, "optimizer", f"must be one of {tuple(OPTIMIZERS)}")
+        check(0 < self.lr <= 1e3, "lr", "must be in (0, 1000]")
+        check(0 <= self.momentum < 1, "momentum", "must be in [0, 1)")
+        check(self.schedule in SCHEDULES, "schedule", f"must be one of {SCHEDULES}")
+        check(0 <= self.lr_end <= 1, "lr_end", "must be in [0, 1]")
+        check(1 <= self.decay_steps <= MAX_EPOCHS, "decay_steps", f"must be 1..{MAX_EPOCHS}")
+        check(0 <= self.l1 <= 10, "l1", "must be in [0, 10]")
+        check(0 <= self.l2 <= 10, "l2", "must be in [0, 10]")
+        check(0 <= self.batch_size <= 1_000_000, "batch_size", "must be 0 (full batch) or a positive size")
+        check(1 <= self.epochs <= MAX_EPOCHS, "epochs", f"must be 1..{MAX_EPOCHS}")
+        check(self.tolerance >= 0, "tolerance", "must not be negative")
+        check(1 <= self.evals <= MAX_EVALS, "evals", f"must be 1..{MAX_EVALS}")
+        check(0 <= self.seed <= MAX_SEED, "seed", f"must be in [0, {MAX_SEED}]")
+        check(self.engine in ENGINES, "engine", f"must be one of {ENGINES}")
+
+    def check_task(self, task):
+        """Raise ValueError if the loss cannot train data of this task."""
+        if task == "regression" and self.loss in CLASSIFICATION_LOSSES:
+            raise ValueError(f"training.loss: {self.loss} needs classification data, but the label is "
+                             f"numeric with more than two values (regression); use mse or sse")
+
+    def model(self, seed=None):
+        return MLP(self.inputs, self.layers, self.activations, bias_init=self.bias_init,
+                   seed=self.seed if seed is None else seed)
+
+    def targets(self):
+        """(negative, positive) target values for two classes under this loss and output."""
+        if self.loss != "bce" and self.activations[-1] == "sigmoid":
+            return (0.0, 1.0)
+        return LOSSES[self.loss][2]
+
+    @property
+    def threshold(self):
+        """Outputs above this are class 1: the midpoint of the two targets, except under bce,
+        whose output is a logit (p = sigmoid(z) > 0.5 exactly when z > 0)."""
+        if self.loss == "bce":
+            return 0.0
+        neg, pos = self.targets()
+        return (neg + pos) / 2
+
+    @property
+    def architecture(self):
+        """(inputs, layer sizes, activations): what the drawing of the network depends on."""
+        return self.inputs, tuple(self.layers), tuple(self.activations)
+
+
+# What a task starts from when a data set of that task is chosen (the window and `micrograd
+# train` both apply it). Classification: the micrograd demo (hinge, relu, SGD 1.0 -> 0.1).
+# Regression: relu at lr 1.0 diverges on `sine` within ten epochs; tanh at 0.05 (constant)
+# trains every built-in regression set.
+TASK_DEFAULTS = {
+    "classification": {"loss": "hinge", "hidden": "relu", "output": "linear", "lr": 1.0, "schedule": "linear"},
+    "regression": {"loss": "mse", "hidden": "tanh", "output": "linear", "lr": 0.05, "schedule": "constant"},
+}
+
+
+def for_task(cfg, task):
+    """`cfg` with the loss, activations, learning rate and schedule `task` starts from (a copy)."""
+    d = TASK_DEFAULTS[task]
+    hidden = len(cfg.layers) - 1
+    return cfg.replace(loss=d["loss"], activations=[d["hidden"]] * hidden + [d["output"]],
+                       lr=d["lr"], schedule=d["schedule"])
+
+
+@dataclass
+class DataSpec:
+    """Where the data comes from (a built-in set, or a CSV file and its label column) and how
+    it is split into train and test."""
+
+    dataset: str = "moons"  # a built-in set; ignored when `csv` is set
+    samples: int = 100
+    noise: float = 0.1
+    seed: int = 0
+    csv: str | None = None
+    label: str | None = None  # the CSV's label column (None: the last)
+    test_ratio: float = 0.2
+    split_seed: int = 0
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        return _from_dict(cls, d, "data")
+
+    def replace(self, **changes):
+        return DataSpec.from_dict({**self.to_dict(), **changes})
+
+    def validate(self):
+        from .data import DATASETS, MAX_SAMPLES
+        _check_types(self, "data")
+
+        def check(cond, name, msg):
+            if not cond:
+                raise ValueError(f"data.{name}: {msg}, got {getattr(self, name)!r}")
+
+        check(self.csv is not None or self.dataset in DATASETS, "dataset", f"must be one of {DATASETS}")
+        check(2 <= self.samples <= MAX_SAMPLES, "samples", f"must be 2..{MAX_SAMPLES}")
+        check(self.noise >= 0, "noise", "must not be negative")
+        check(0 <= self.seed <= MAX_SEED, "seed", f"must be in [0, {MAX_SEED}]")
+        check(0 <= self.test_ratio <= 0.9, "test_ratio", "must be in [0, 0.9]")
+        check(0 <= self.split_seed <= MAX_SEED, "split_seed", f"must be in [0, {MAX_SEED}]")
+
+    @property
+    def name(self):
+        """A short name for the data: the built-in set, or the CSV file's name without extension."""
+        if self.csv is None:
+            return self.dataset
+        import os
+        return os.path.splitext(os.path.basename(self.csv))[0]
+
+    def load(self):
+        """(dataset, train, test); raises DataError / ValueError with a clear message."""
+        from .data import load_csv, make_dataset, split
+        if self.csv is not None:
+            ds = load_csv(self.csv, self.label)
+        else:
+            ds = make_dataset(self.dataset, self.samples, self.noise, self.seed)
+        train, test = split(ds, self.test_ratio, self.split_seed)
+        return ds, train, test
+
+    @classmethod
+    def from_block(cls, block):
+        """The spec a model file's data block records, or None if it names no data we can rebuild."""
+        from .data import DATASETS
+        if not isinstance(block, dict):
+            return None
+        keys = ("test_ratio", "split_seed") + (("dataset", "samples", "noise", "seed") if block.get("dataset") in DATASETS
+                                                else ("csv", "label") if isinstance(block.get("csv"), str) else ())
+        if len(keys) == 2:
+            return None
+        try:
+            return cls.from_dict({k: block[k] for k in keys if k in block})
+        except (ValueError, TypeError):
+            return None

@@ -1,0 +1,255 @@
+"""A session: the settings, the data and the runs trained from them.
+
+This is what the window and the command line share, so each rule about a run lives here once:
+
+* the one copy of the settings (`config`, `data`); `edit()` decides whether a change lets the
+  current run go on or starts the session again (`CONTINUE` / `RESTART`);
+* the data, loaded from a `DataSpec` or from a model file's data block;
+* the runs: `evals` runs of the same configuration over seeds seed..seed+evals-1, trained
+  one epoch per `step()` (so a caller can stop or pause between any two epochs);
+* which run a model file gets (`best()`, written by `save()`);
+* what observers see: a `Setup` when the network or the data change, then `Snapshot`s, plain
+  immutable data copied out of the run.
+
+No Qt here. One thread at a time may call a session's methods; `edit(lr=...)` is the exception
+(see there), so a window can change the rate while a worker thread trains.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import modelfile
+from .config import Config, DataSpec, for_task
+from .train import Trainer, summarize
+
+CONTINUE = "continue"  # the current run goes on with the new settings
+RESTART = "restart"    # the session starts again from its initial weights
+
+# Settings a run reads live: a change applies from the next epoch, even while a worker trains.
+LIVE = frozenset({"lr"})
+# Where a run stops is not part of its past: raising the budget or setting a tolerance lets a
+# paused run go on.
+EXTENDS = frozenset({"epochs", "tolerance"})
+# Settings that change the initial weights: after them, the weights are drawn from the seed again.
+NEW_WEIGHTS = frozenset({"inputs", "layers", "activations", "seed", "bias_init"})
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a view needs before the first snapshot: the network and the data it trains on."""
+
+    config: Config  # a copy: the view may keep it
+    train: object   # data.Dataset
+    test: object    # data.Dataset, or None
+
+    @property
+    def task(self):
+        return self.train.task
+
+    @property
+    def threshold(self):
+        return self.config.threshold
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Where a session stands, copied out for observers (another thread may go on training)."""
+
+    run: int             # the run shown, 0-based
+    runs: int            # runs in the session (evals)
+    epoch: int           # epochs done in this run
+    epochs: int          # this run's epoch budget
+    done: int            # epochs done across runs (a run that stopped early counts as full)
+    total: int           # epochs * runs
+    elapsed: float       # seconds this run has trained
+    new: tuple           # every Epoch since the previous snapshot, oldest first
+    weights: tuple       # per layer (W [outputs][inputs], b [outputs]), copies
+    grads: tuple         # the same shapes: the gradient of the last step
+    stop: str | None     # why the run ended, once it has
+    finished: bool       # every run has ended
+    summary: dict | None = None  # across runs (`summarize`), once finished
+
+    @property
+    def last(self):
+        """The latest Epoch this snapshot carries, or None."""
+        return self.new[-1] if self.new else None
+
+
+class Session:
+    """`Session(config, data)`: train `config.evals` runs on `data`, one epoch per `step()`."""
+
+    def __init__(self, config=None, data=None, *, weights=None, loaded=None):
+        """`weights`: per-layer (W, b) the first run starts from instead of the seed's (an
+        imported model). `loaded`: the (dataset, train, test) of `data`, if already loaded.
+        Raises ValueError (naming the setting) if the settings do not fit the data."""
+        self.config = Config() if config is None else Config.from_dict(config.to_dict())
+        self.data = DataSpec() if data is None else data
+        self.dataset, self.train, self.test = loaded if loaded is not None else self.data.load()
+        self._check(self.config)
+        self.weights = weights
+        self.restart()
+
+    def _check(self, config):
+        features = self.dataset.X.shape[1]
+        if config.inputs != features:
+            raise ValueError(f"training.inputs: the network takes {config.inputs} inputs "
+                             f"but the data has {features} features")
+        config.check_task(self.dataset.task)
+
+    # --- the runs ----------------------------------------------------------------------------
+
+    def restart(self):
+        """Back to epoch 0 of the first run, from the initial weights."""
+        self.finished = False
+        self.runs = [Trainer(self.config, self.train, self.test, 0, self.weights)]
+
+    @property
+    def trainer(self):
+        """The current run."""
+        return self.runs[-1]
+
+    @property
+    def can_step(self):
+        return not self.finished
+
+    def step(self):
+        """Train one epoch of the current run, starting the next run first if the current one
+        has ended; return the `Epoch`. After the last run's last epoch, `finished` is True."""
+        if self.finished:
+            raise RuntimeError("every run of the session has ended")
+        if self.trainer.done:
+            self.runs.append(Trainer(self.config, self.train, self.test, len(self.runs)))
+        epoch = self.trainer.step()
+        self.finished = self.trainer.done and len(self.runs) == self.config.evals
+        return epoch
+
+    def run(self):
+        """Train every run to its end; yield each `Epoch` as it happens."""
+        while not self.finished:
+            yield self.step()
+
+    def stop(self):
+        """End the session now (the current run's last epoch says it was stopped)."""
+        self.trainer.stop()
+        self.finished = True
+
+    @property
+    def done_epochs(self):
+        """Epochs done across every run so far (a run that stopped early counts as full)."""
+        t = self.trainer
+        return t.run * self.config.epochs + (self.config.epochs if t.done else t.epoch)
+
+    @property
+    def total_epochs(self):
+        return self.config.epochs * self.config.evals
+
+    def summary(self):
+        """Across the runs so far: final losses and metrics, epochs to tolerance, share converged."""
+        return summarize([t.history for t in self.runs if t.history])
+
+    def diverged(self):
+        """A message for each run that diverged, in order."""
+        several = self.config.evals > 1
+        return [f"run {t.run + 1}: {t.stop_reason}" if several else t.stop_reason
+                for t in self.runs if t.stop_reason and t.stop_reason.startswith("diverged")]
+
+    # --- settings ----------------------------------------------------------------------------
+
+    def edit(self, **changes):
+        """Change settings; return CONTINUE if the current run goes on with them, RESTART if the
+        session started again. Raises ValueError naming the setting, and changes nothing, if the
+        result is not a valid configuration for this data.
+
+        The rule: a learning rate applies from the next epoch (this is the one edit that is
+        safe while another thread trains: the run reads it at the start of each epoch); a
+        larger epoch budget or a tolerance lets a run that has not ended go on; anything else
+        restarts, from the same initial weights unless the network or the seed changed."""
+        new = self.config.replace(**changes)
+        self._check(new)
+        changed = {k for k in changes if getattr(new, k) != getattr(self.config, k)}
+        t = self.trainer
+        go_on = changed <= LIVE or (changed <= LIVE | EXTENDS and not t.done and new.epochs > t.epoch)
+        for k in changed:  # in place: the runs read this one copy
+            setattr(self.config, k, getattr(new, k))
+        if go_on:
+            return CONTINUE
+        if changed & NEW_WEIGHTS:
+            self.weights = None
+        self.restart()
+        return RESTART
+
+    def set_data(self, spec):
+        """Train on `spec`'s data from now on (a restart). The inputs follow the data, and a
+        change of task brings that task's loss, activations and learning rate. Raises
+        (DataError, ValueError, OSError) with nothing changed."""
+        loaded = spec.load()
+        ds = loaded[0]
+        config = self.config.replace(inputs=ds.X.shape[1])
+        if ds.task != self.dataset.task:
+            config = for_task(config, ds.task)
+        config.check_task(ds.task)
+        if config.inputs != self.config.inputs:
+            self.weights = None
+        self.data, (self.dataset, self.train, self.test) = spec, loaded
+        self.config = config
+        self.restart()
+
+    # --- model files -------------------------------------------------------------------------
+
+    def best(self):
+        """The run a model file gets. With one run, that run; with several, the lowest last test
+        loss (train loss without test data), diverged runs last, ties to the earlier run. Runs
+        that have not trained an epoch yet count only if none has."""
+        def key(t):
+            e = t.history[-1]
+            loss = e.test_loss if e.test_loss is not None else e.train_loss
+            diverged = e.stop is not None and e.stop.startswith("diverged")
+            return (diverged, loss if loss is not None and math.isfinite(loss) else math.inf, t.run)
+        trained = [t for t in self.runs if t.history]
+        return min(trained, key=key) if trained else self.trainer
+
+    def save(self, path):
+        """Write `best()` to a model file, with the settings, the data's recipe and, for several
+        runs, their summary. Returns the path; raises ModelFileError / OSError."""
+        summary = self.summary() if self.config.evals > 1 and any(t.history for t in self.runs) else None
+        return modelfile.save_trainer(path, self.best(), self.dataset, summary,
+                                      test_ratio=self.data.test_ratio, split_seed=self.data.split_seed)
+
+    @classmethod
+    def from_model(cls, model, fallback=None):
+        """A session that goes on from `model` (a `modelfile.Model`): its settings, its weights as
+        the start, its data rebuilt from the file's data block, or else `fallback`'s data (a
+        Session) if the network fits it. Returns (session, note) where the note says which data
+        it took when that was not the file's; ValueError if no data fits."""
+        spec, note, loaded = DataSpec.from_block(model.data), "", None
+        if spec is not None:
+            try:
+                loaded = spec.load()
+            except (ValueError, OSError) as e:  # DataError is a ValueError
+                note = f"its data could not be rebuilt: {e}"
+        if loaded is None or loaded[0].X.shape[1] != model.inputs:
+            if fallback is None or fallback.dataset.X.shape[1] != model.inputs:
+                features = "" if fallback is None else f", the current data has {fallback.dataset.X.shape[1]} features,"
+                raise ValueError(f"the model takes {model.inputs} inputs{features} and the file names no data set "
+                                 f"that can be rebuilt{f' ({note})' if note else ''}. Import the matching CSV first.")
+            spec, loaded, note = fallback.data, (fallback.dataset, fallback.train, fallback.test), \
+                note or "kept the current data"
+        session = cls(model.config, spec, weights=[(np.array(W), np.array(b)) for W, b in model.weights],
+                      loaded=loaded)
+        return session, note
+
+    # --- observers ---------------------------------------------------------------------------
+
+    def setup(self):
+        return Setup(Config.from_dict(self.config.to_dict()), self.train, self.test)
+
+    def snapshot(self, new=()):
+        """Where the session stands now, with the Epochs `new` since the previous snapshot."""
+        t = self.trainer
+        return Snapshot(run=t.run, runs=self.config.evals, epoch=t.epoch, epochs=self.config.epochs,
+                        done=self.done_epochs, total=self.total_epochs, elapsed=t.elapsed, new=tuple(new),
+                        weights=tuple(t.weights()), grads=tuple(t.grads()), stop=t.stop_reason,
+                        finished=self.finished, summary=self.summary() if self.finished else None)

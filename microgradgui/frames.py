@@ -1,0 +1,111 @@
+"""The frame pump: the worker's frames, drawn on every registered view.
+
+Frames that arrive while one is being drawn are merged (every epoch they carry, the latest
+weights). A frame is drawn in short steps, one view per turn of the event loop, each view
+painted at once: a timer or a click waits for one view at most, never a whole frame. The
+worker waits for the last step (its `FrameGate`, see worker.py), so no paint pass runs
+against a busy worker.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+
+from PySide6 import QtCore
+
+
+def merge(snapshots):
+    """One snapshot for several in a row: the last one, carrying every epoch of them all."""
+    if len(snapshots) == 1:
+        return snapshots[0]
+    return dataclasses.replace(snapshots[-1], new=tuple(e for s in snapshots for e in s.new))
+
+
+class FramePump(QtCore.QObject):
+    drawn = QtCore.Signal()  # every view shows the latest snapshot received
+
+    def __init__(self, views, parent):
+        super().__init__(parent)
+        self.views = views
+        self.tag = 0  # the current session's; frames of another are stale
+        self._pending = []
+        self._scheduled = False
+        self._drawing = 0  # frames whose steps are still queued
+
+    @property
+    def idle(self):
+        """Nothing received is left to draw."""
+        return not self._pending and not self._drawing
+
+    def new_session(self):
+        """Drop what is pending: the session was reset or replaced. Returns the tag that
+        workers of the new session put in their frames."""
+        self.tag += 1
+        for frame in self._pending:
+            if frame.gate is not None:
+                frame.gate.done()
+        self._pending.clear()
+        return self.tag
+
+    def draw_now(self, snapshot):
+        """Draw `snapshot` on every view at once (no worker is waiting)."""
+        for view in self.views:
+            view.draw(snapshot)
+        self.drawn.emit()
+
+    @QtCore.Slot(object)
+    def push(self, frame):
+        if frame.tag != self.tag:
+            if frame.gate is not None:
+                frame.gate.done()  # a stopped worker may still wait on it
+            return
+        self._pending.append(frame)
+        if not self._scheduled:
+            self._scheduled = True
+            QtCore.QTimer.singleShot(0, self.flush)
+
+    def flush(self):
+        """Start drawing what is pending (called from the event loop, or to catch up at once)."""
+        self._scheduled = False
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        snapshot = merge([f.snapshot for f in pending])
+        gates = [f.gate for f in pending if f.gate is not None]
+        if not gates or not self.parent().isVisible():
+            self.draw_now(snapshot)
+            for g in gates:
+                g.done(0.0)
+            return
+        steps = []
+        for view in self.views:
+            steps.append(functools.partial(view.draw, snapshot))
+            if view.isVisible():
+                steps.append(_paint_now)
+        self._drawing += 1
+        self._step(self.tag, steps, gates, 0.0)
+
+    def _step(self, tag, steps, gates, cost):
+        """Run the next step of a frame and queue the rest. A session reset between two steps
+        changes the tag: the remaining steps would draw the old session over the new one, so
+        they are dropped."""
+        current = tag == self.tag
+        if current:
+            t0 = time.perf_counter()
+            steps.pop(0)()
+            cost += time.perf_counter() - t0
+            if steps:
+                QtCore.QTimer.singleShot(0, self, functools.partial(self._step, tag, steps, gates, cost))
+                return
+        self._drawing -= 1
+        for g in gates:
+            g.done(cost)  # a worker still waiting on a dropped frame is being stopped: release it
+        if current:
+            self.drawn.emit()
+
+
+def _paint_now():
+    """Deliver the views' queued updates and the paint passes they request now, while the
+    worker waits for this frame, not later from the event loop against a busy worker."""
+    QtCore.QCoreApplication.sendPostedEvents()

@@ -1,0 +1,54 @@
+"""The one interface every live view speaks.
+
+The window calls two methods on each view in its list, and nothing else:
+
+* `reset(setup)` when the network or the data change (a `micrograd.session.Setup`: the
+  settings and the train/test data), before any snapshot of the new session;
+* `draw(snapshot)` for every frame (a `micrograd.session.Snapshot`: plain, immutable data).
+
+`LiveView` implements both on top of three hooks a view overrides: `prepare(setup)` builds
+what the view shows for this network and data; `take(snapshot)` keeps what must not be
+missed (the epochs of a curve: cheap, runs for every snapshot); `present(snapshot)` draws.
+A view that cannot be seen (another tab) skips `present` and draws its latest snapshot when
+it is shown, so hidden views cost next to nothing.
+"""
+from __future__ import annotations
+
+
+class LiveView:
+    """Mixin for a QWidget subclass: `class LossView(LiveView, QtWidgets.QWidget)`."""
+
+    title = "view"  # the tab and the "Save Plot as PNG" menu use it
+
+    _latest = None
+    _stale = False
+
+    def reset(self, setup) -> None:
+        self._latest, self._stale = None, False
+        self.prepare(setup)
+
+    def draw(self, snapshot) -> None:
+        self.take(snapshot)
+        self._latest = snapshot
+        # Offscreen (no window shown: a benchmark, a script) everything draws.
+        if self.isVisible() or not self.window().isVisible():
+            self._stale = False
+            self.present(snapshot)
+        else:
+            self._stale = True
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self._stale and self._latest is not None:
+            self._stale = False
+            self.present(self._latest)
+
+    # hooks -----------------------------------------------------------------------------------
+    def prepare(self, setup) -> None:
+        """Build for the network and data of `setup` (the curves start empty)."""
+
+    def take(self, snapshot) -> None:
+        """Keep what this snapshot adds (called for every snapshot, shown or not)."""
+
+    def present(self, snapshot) -> None:
+        """Draw `snapshot`."""

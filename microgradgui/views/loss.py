@@ -1,0 +1,155 @@
+"""Loss and accuracy (or R²) against epoch, for the run being trained."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from .base import LiveView
+from .style import (FOREGROUND, TEST_COLOR, TITLE_SIZE, TRAIN_COLOR, Buffer, PlotWidget, check_box, curve,
+                    finite_or_nan, light_grid, nice_ceil, style_plot)
+
+
+class LossView(LiveView, QtWidgets.QWidget):
+    """Loss against epoch (train and test, log toggle) beside accuracy / R² against epoch.
+
+    Shows one run at a time: an epoch record of another run, or an epoch number that
+    goes backwards (a reset), starts the curves afresh (the evals view shows all runs).
+    """
+
+    title = "Loss && accuracy"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("lossPlot")
+        self.log_check = check_box("log scale", "logScaleCheck", "Loss on a logarithmic axis", self.set_log)
+        self.graphics = PlotWidget.filling(self, self.log_check)
+
+        self.loss_plot = self.graphics.addPlot(row=0, col=0)
+        self.metric_plot = self.graphics.addPlot(row=0, col=1)
+        style_plot(self.loss_plot, "loss", "loss", "epoch")
+        style_plot(self.metric_plot, "accuracy", "accuracy", "epoch")
+        for p in (self.loss_plot, self.metric_plot):
+            light_grid(p)
+            p.setMenuEnabled(False)
+        self.loss_legend = self.loss_plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        self.loss_legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.metric_legend = self.metric_plot.addLegend(offset=(-8, -8), labelTextSize="8pt")
+        self.metric_legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.train_loss = curve(self.loss_plot, TRAIN_COLOR, "train")
+        self.test_loss = curve(self.loss_plot, TEST_COLOR, "test", style=QtCore.Qt.PenStyle.DashLine)
+        self.train_metric = curve(self.metric_plot, TRAIN_COLOR, "train")
+        self.test_metric = curve(self.metric_plot, TEST_COLOR, "test", style=QtCore.Qt.PenStyle.DashLine)
+        self.loss_plot.setLimits(xMin=0)
+        self.metric_plot.setLimits(xMin=0)
+        # The epoch axis grows in nice steps (0..1000, 0..1500, ...) instead of autoranging on
+        # every frame: an axis whose range moves regenerates its ticks, labels and grid (ms each).
+        self._x_max = None
+        self._title = None
+
+        names = ("x", "train_loss", "test_loss", "train_metric", "test_metric",
+                 "train_loss_log", "test_loss_log")
+        self._buf = {k: Buffer() for k in names}
+        self._run = None
+        self._last_epoch = 0
+        self._log = False
+        self._metric_name = ""
+        self.set_metric_name("accuracy")
+
+    # the view protocol
+    def prepare(self, setup) -> None:
+        self.set_metric_name("accuracy" if setup.task == "classification" else "R²")
+        self.clear()
+
+    def take(self, snapshot) -> None:
+        self._append(snapshot.new)
+
+    def present(self, snapshot) -> None:
+        self._push()
+
+    # public API
+    def clear(self) -> None:
+        for b in self._buf.values():
+            b.clear()
+        self._run, self._last_epoch = None, 0
+        self._set_title("loss")
+        self._push()
+
+    def add(self, epochs: list) -> None:
+        self._append(epochs)
+        self._push()
+
+    def _append(self, epochs) -> None:
+        if not epochs:
+            return
+        # Start afresh at a new run or a reset: keep only the records after the last such point.
+        start = None
+        run, last = self._run, self._last_epoch
+        for i, e in enumerate(epochs):
+            if e.run != run or e.epoch <= last:
+                start = i
+            run, last = e.run, e.epoch
+        if start is not None:
+            for b in self._buf.values():
+                b.clear()
+            epochs = epochs[start:]
+        self._run, self._last_epoch = epochs[-1].run, epochs[-1].epoch
+        b = self._buf
+        b["x"].extend([e.epoch for e in epochs])
+        for key in ("train_loss", "test_loss"):
+            vals = finite_or_nan(getattr(e, key) for e in epochs)
+            b[key].extend(vals)
+            with np.errstate(invalid="ignore"):
+                b[key + "_log"].extend(np.where(vals > 0, vals, np.nan))
+        for key in ("train_metric", "test_metric"):
+            vals = finite_or_nan(getattr(e, key) for e in epochs)
+            if self._metric_name != "accuracy":
+                vals = np.maximum(vals, -1.0)  # R² can be hugely negative early on: clip the display
+            b[key].extend(vals)
+        stop = epochs[-1].stop
+        self._set_title(f"loss  ({stop})" if stop else "loss")
+
+    def set_log(self, on: bool) -> None:
+        self._log = bool(on)
+        self.loss_plot.setLogMode(y=self._log)
+        self.loss_plot.enableAutoRange(axis="y")
+        self._push()
+
+    def set_metric_name(self, name: str) -> None:
+        self._metric_name = name
+        self.metric_plot.setTitle(name, size=TITLE_SIZE, color=FOREGROUND)
+        self.metric_plot.setLabel("left", name, **{"font-size": "9pt"})
+        if name == "accuracy":
+            self.metric_plot.enableAutoRange(axis="y", enable=False)
+            self.metric_plot.setYRange(0.0, 1.0, padding=0.02)
+        else:
+            self.metric_plot.enableAutoRange(axis="y", enable=False)
+            self.metric_plot.setYRange(-1.0, 1.0, padding=0.02)
+
+    def curve_length(self) -> int:
+        return self._buf["x"].n
+
+    # internals
+    def _set_title(self, text: str) -> None:
+        if text != self._title:  # a new title re-lays the plot out: only when it changes
+            self._title = text
+            self.loss_plot.setTitle(text, size=TITLE_SIZE, color=FOREGROUND)
+
+    def _push(self) -> None:
+        b = self._buf
+        x = b["x"].view()
+        suffix = "_log" if self._log else ""
+        self.train_loss.setData(x, b["train_loss" + suffix].view())
+        self.test_loss.setData(x, b["test_loss" + suffix].view())
+        self.train_metric.setData(x, b["train_metric"].view())
+        self.test_metric.setData(x, b["test_metric"].view())
+        x_max = nice_ceil(max(float(x[-1]) if len(x) else 0.0, 10.0))
+        if x_max != self._x_max:
+            self._x_max = x_max
+            for p in (self.loss_plot, self.metric_plot):
+                p.enableAutoRange(axis="x", enable=False)
+                p.setXRange(0, x_max, padding=0.01)
+        # Settle the y autorange now rather than in the paint, where a range change queues
+        # a second paint of the whole plot.
+        if self.isVisible():
+            self.graphics.scene().prepareForPaint()

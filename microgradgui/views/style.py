@@ -1,0 +1,199 @@
+"""What every view draws with: pyqtgraph set-up, the colours, plot helpers, growing buffers.
+
+Colours mean one thing everywhere in the window: the diverging CET-D1 map, blue for negative
+(class 0), red for positive (class 1), white at zero / the threshold.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+BACKGROUND = "w"
+FOREGROUND = "#333333"
+TRAIN_COLOR = "#1f5fa8"   # train curves: dark blue
+TEST_COLOR = "#e07b00"    # test curves: orange
+TITLE_SIZE = "10pt"
+_configured = False
+
+
+def configure() -> None:
+    """Global pyqtgraph options for the window (antialiasing, light theme); idempotent.
+
+    Called by every widget constructor here, never at import time, so merely
+    importing this module changes nothing for anyone else.
+    """
+    global _configured
+    if not _configured:
+        pg.setConfigOptions(antialias=True, background=BACKGROUND, foreground=FOREGROUND)
+        _configured = True
+
+
+def diverging_cmap() -> pg.ColorMap:
+    return pg.colormap.get("CET-D1")
+
+
+def pale(cmap: pg.ColorMap, amount: float = 0.55) -> pg.ColorMap:
+    """`cmap` blended towards white: a background that points stay visible on."""
+    pos, colors = cmap.getStops(mode=pg.ColorMap.BYTE)
+    colors = np.asarray(colors, dtype=float).copy()
+    colors[:, :3] = colors[:, :3] + (255.0 - colors[:, :3]) * amount
+    return pg.ColorMap(pos, np.round(colors).astype(np.ubyte))
+
+
+def class_colors() -> tuple[QtGui.QColor, QtGui.QColor]:
+    """(class 0, class 1) point colours: the two ends of the diverging map, a little darkened."""
+    cmap = diverging_cmap()
+    return cmap.map(0.08, mode=pg.ColorMap.QCOLOR), cmap.map(0.92, mode=pg.ColorMap.QCOLOR)
+
+
+NICE = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceil(x: float) -> float:
+    """The smallest of NICE x 10^k that is >= x (x > 0)."""
+    if not (x > 0 and math.isfinite(x)):
+        return 1.0
+    e = math.floor(math.log10(x))
+    for m in NICE:
+        v = m * 10.0 ** e
+        if v >= x * (1 - 1e-12):
+            return v
+    return 10.0 ** (e + 1)
+
+
+def style_plot(plot: pg.PlotItem, title: str | None = None, left: str | None = None,
+                bottom: str | None = None) -> None:
+    font = QtGui.QFont()
+    font.setPointSize(9)
+    for name in ("left", "bottom"):
+        ax = plot.getAxis(name)
+        ax.setTickFont(font)
+        ax.setPen(FOREGROUND)
+        ax.setTextPen(FOREGROUND)
+        # No "(x0.001)" SI scaling: it re-renders the axis label (HTML, a re-layout) whenever the
+        # range moves, i.e. on most frames while training.
+        ax.enableAutoSIPrefix(False)
+    if title:
+        plot.setTitle(title, size=TITLE_SIZE, color=FOREGROUND)
+    if left:
+        plot.setLabel("left", left, **{"font-size": "9pt"})
+    if bottom:
+        plot.setLabel("bottom", bottom, **{"font-size": "9pt"})
+
+
+class Buffer:
+    """A growing float64 buffer (amortised O(1) append of a batch); `view()` is no copy."""
+
+    def __init__(self, capacity: int = 256):
+        self.data = np.empty(capacity)
+        self.n = 0
+
+    def clear(self):
+        self.n = 0
+
+    def extend(self, values) -> None:
+        values = np.asarray(values, dtype=float)
+        need = self.n + len(values)
+        if need > len(self.data):
+            grown = np.empty(max(need, 2 * len(self.data)))
+            grown[:self.n] = self.data[:self.n]
+            self.data = grown
+        self.data[self.n:need] = values
+        self.n = need
+
+    def view(self) -> np.ndarray:
+        return self.data[:self.n]
+
+
+def finite_or_nan(values) -> np.ndarray:
+    a = np.array([np.nan if v is None else v for v in values], dtype=float)
+    a[~np.isfinite(a)] = np.nan
+    return a
+
+
+# Painting dominates a frame. A 5000-point loss curve drawn with a 2-px antialiased pen
+# cost ~60 ms on the raster engine; with a 1-px cosmetic pen, no antialiasing and peak
+# downsampling to ~2 points per pixel column it costs ~1 ms. Long curves are drawn so.
+DOWNSAMPLE_FACTOR = 1.0  # pyqtgraph's default 5 keeps ~5 samples per pixel: ~10x more to stroke
+
+
+def fast_curve(item: pg.PlotDataItem) -> pg.PlotDataItem:
+    """Peak downsampling to the pixel width, clip to the view, no antialiasing."""
+    item.setDownsampling(auto=True, method="peak")
+    item.opts["autoDownsampleFactor"] = DOWNSAMPLE_FACTOR
+    item.setClipToView(True)
+    item.opts["antialias"] = False
+    item.curve.opts["antialias"] = False
+    return item
+
+
+def curve(plot: pg.PlotItem, color, name: str | None = None, width: float = 1.0,
+           style=QtCore.Qt.PenStyle.SolidLine) -> pg.PlotDataItem:
+    pen = pg.mkPen(color, width=width, style=style)
+    pen.setCosmetic(True)
+    item = plot.plot([], [], pen=pen, name=name, connect="finite", antialias=False)
+    return fast_curve(item)
+
+
+def light_grid(plot: pg.PlotItem, alpha: float = 0.15) -> None:
+    """A grid at the labelled ticks only: the minor tick level's grid lines (blended
+    across the whole plot) cost several ms per frame at this window size."""
+    plot.showGrid(x=True, y=True, alpha=alpha)
+    for name in ("left", "bottom"):
+        plot.getAxis(name).setStyle(maxTickLevel=1)
+
+
+class PlotWidget(pg.GraphicsLayoutWidget):
+    """A GraphicsLayoutWidget that never lets its plots shrink below readability."""
+
+    def __init__(self, parent=None):
+        configure()
+        super().__init__(parent=parent, border=None)
+        self.setBackground(BACKGROUND)
+        self.ci.setContentsMargins(4, 4, 8, 4)
+        self.setMinimumSize(220, 160)
+
+    @classmethod
+    def filling(cls, host, *controls):
+        """One that fills `host` edge to edge, under a row of `controls` (check boxes...) if any."""
+        w = cls(host)
+        layout = QtWidgets.QVBoxLayout(host)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        if controls:
+            bar = QtWidgets.QHBoxLayout()
+            bar.setContentsMargins(4, 2, 4, 0)
+            for c in controls:
+                bar.addWidget(c)
+            bar.addStretch(1)
+            layout.addLayout(bar)
+        layout.addWidget(w, 1)
+        return w
+
+
+def check_box(text, name, tip, on_toggle):
+    """A view's option: its objectName is how the window remembers it between sessions."""
+    box = QtWidgets.QCheckBox(text)
+    box.setObjectName(name)
+    box.setToolTip(tip)
+    box.toggled.connect(on_toggle)
+    return box
+
+
+def fmt(v: float) -> str:
+    if v is None or not math.isfinite(v):
+        return "—"
+    if v == 0:
+        return "0"
+    if abs(v) >= 1e4 or abs(v) < 1e-3:
+        return f"{v:.2e}"
+    return f"{v:.4g}" if abs(v) >= 1 else f"{v:.3f}"
+
+
+def save_png(widget, path) -> None:
+    """Save what the widget shows to a PNG file; raise OSError if it can't be written."""
+    if not widget.grab().save(str(path), "PNG"):
+        raise OSError(f"could not write {path}")
