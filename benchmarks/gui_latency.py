@@ -50,7 +50,8 @@ def measure(app, engine, seconds, settings_dir):
     w.show()
     w.training_panel.engine.setCurrentText(engine)
     w.training_panel.epochs.setValue(1_000_000)
-    assert w.cfg.engine == engine and w.cfg.layers == [16, 16, 1], (w.cfg.engine, w.cfg.layers)
+    cfg = w.session.config
+    assert cfg.engine == engine and cfg.layers == [16, 16, 1], (cfg.engine, cfg.layers)
     w.train_button.click()
     run_loop(app, 0.5)  # warm up: first snapshots, compiled trace
 
@@ -66,15 +67,14 @@ def measure(app, engine, seconds, settings_dir):
     timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
     timer.setInterval(TICK_MS)
     timer.timeout.connect(tick)
-    epoch0 = w.state.trainer.epoch
-    redraws0 = w.loss_plot.curve_length()
+    epoch0 = w.session.trainer.epoch
     last[0] = time.perf_counter()
     t0 = last[0]
     timer.start()
     run_loop(app, seconds)
     timer.stop()
     elapsed = time.perf_counter() - t0
-    epochs = w.state.trainer.epoch - epoch0
+    epochs = w.session.trainer.epoch - epoch0
     w.close()
     a = np.array(intervals)
     late = np.maximum(a - TICK_MS, 0.0)
@@ -89,7 +89,6 @@ def measure(app, engine, seconds, settings_dir):
         "raw_p99": float(np.percentile(a, 99)),
         "pauses": int((a > PAUSE_MS).sum()),
         "epochs_per_s": epochs / elapsed,
-        "curve": redraws0,
     }
 
 

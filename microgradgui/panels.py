@@ -529,6 +529,7 @@ class RunStatus(LiveView, QtWidgets.QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.setObjectName("runStatus")
         self.epoch_label = QtWidgets.QLabel()
         self.epoch_label.setObjectName("epochLabel")
         self.rate_label = QtWidgets.QLabel()

@@ -30,12 +30,12 @@ class Waiter(QtCore.QObject):
         self.epochs, self.loop, self.reached = epochs, loop, False
 
     @QtCore.Slot(object)
-    def on_progress(self, update):
-        if update.epochs and update.epochs[-1].epoch >= self.epochs:
+    def on_frame(self, frame):
+        if frame.snapshot.epoch >= self.epochs:
             self.reached = True
 
     @QtCore.Slot()
-    def on_frame(self):
+    def on_drawn(self):
         if self.reached:
             self.loop.quit()
 
@@ -54,21 +54,21 @@ def main(argv=None):
         w.show()
         w.training_panel.epochs.setValue(5000)
         w.training_panel.lr.setValue(0.5)
-        w.max_emits_per_s = 10
+        w.runner.max_emits_per_s = 10
         loop = QtCore.QEventLoop()
         timeout = QtCore.QTimer(singleShot=True, interval=120_000)
         timeout.timeout.connect(loop.quit)
 
         waiter = Waiter(args.epochs, loop)  # a QObject in this thread: its slot runs here, queued
+        w.runner.frame.connect(waiter.on_frame)
+        w.pump.drawn.connect(waiter.on_drawn)
+        w.runner.ended.connect(loop.quit)
         w.train_button.click()
-        w.worker.progress.connect(waiter.on_progress)
-        w.frameDrawn.connect(waiter.on_frame)
-        w.thread.finished.connect(loop.quit)
         timeout.start()
         loop.exec()
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         ok = w.grab().save(args.out, "PNG")
-        epoch = w.loss_plot.curve_length()
+        epoch = w.session.trainer.epoch
         w.close()
     print(f"{args.out}: {'saved' if ok else 'FAILED'} at epoch {epoch}")
     return 0 if ok else 1

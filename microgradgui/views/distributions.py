@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from .base import LiveView
-from .style import TRAIN_COLOR, PlotWidget, check_box, light_grid, style_plot
+from .style import FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, light_grid, style_plot
 
 # TensorBoard's basis points: min, the quantiles of -1.5, -1, -0.5 sigma, median, +0.5, +1, +1.5 sigma, max.
 QUANTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
@@ -29,10 +29,10 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("distributionsView")
         self.grad_check = check_box("gradients", "distributionGradientsCheck",
-                                    "Spread of the gradients instead of the weights", self._redraw)
+                                    "Spread of the gradients instead of the weights", self._on_kind)
         self.graphics = PlotWidget.filling(self, self.grad_check)
         self._layers = 0
-        self._bounds = []  # per layer: the 9 quantile curves (the median drawn, the rest invisible)
+        self._plots, self._bands, self._medians = [], [], []  # per layer
         self._x = np.empty(MAX_COLUMNS)
         self._q = np.empty((0, 2, len(QUANTILES), MAX_COLUMNS))  # layer, weights/grads, quantile, column
         self._n = 0
@@ -45,7 +45,7 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
         self._q = np.empty((layers, 2, len(QUANTILES), MAX_COLUMNS))
         if layers != self._layers:
             self._build(layers)
-        self._redraw()
+        self._on_kind()
 
     def take(self, snapshot) -> None:
         if snapshot.run != self._run or (self._n and snapshot.epoch < self._x[self._n - 1]):
@@ -76,32 +76,55 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
     # internals
     def _build(self, layers: int) -> None:
         self.graphics.clear()
-        self._layers, self._bounds = layers, []
+        self._layers, self._plots, self._bands, self._medians = layers, [], [], []
         rows = 1 if layers <= 4 else 2
         cols = math.ceil(layers / rows)
         color = pg.mkColor(TRAIN_COLOR)
         for k in range(layers):
             plot = self.graphics.addPlot(row=k // cols, col=k % cols)
-            style_plot(plot, f"layer {k + 1}", bottom="epoch" if k == 0 else None)
+            style_plot(plot, bottom="epoch" if k == 0 else None)
+            self._plots.append(plot)
             light_grid(plot)
             plot.setMenuEnabled(False)
-            curves = [pg.PlotDataItem([], [], pen=None) for _ in QUANTILES]
-            for c in curves:
-                plot.addItem(c)
-            for i, alpha in enumerate(BAND_ALPHAS):  # (min, max), (-1.5σ, +1.5σ), ...
-                band = pg.FillBetweenItem(curves[i], curves[-1 - i], brush=pg.mkBrush(*color.getRgb()[:3], alpha))
+            bands = []
+            for alpha in BAND_ALPHAS:  # (min, max), (-1.5σ, +1.5σ), ...: drawn under the median
+                band = QtWidgets.QGraphicsPathItem()
+                band.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+                band.setBrush(pg.mkBrush(*color.getRgb()[:3], alpha))
                 plot.addItem(band)
-            median = curves[len(QUANTILES) // 2]
-            median.setPen(pg.mkPen(color, width=1.5))
+                bands.append(band)
+            median = plot.plot([], [], pen=pg.mkPen(color, width=1.5))
             median.setZValue(10)
-            self._bounds.append(curves)
+            self._bands.append(bands)
+            self._medians.append(median)
 
-    def _redraw(self, *_):
+    def _on_kind(self, *_):
+        what = "gradients" if self.grad_check.isChecked() else "weights"
+        for k, plot in enumerate(self._plots):  # only here: a new title re-lays the plot out
+            plot.setTitle(f"layer {k + 1} {what}", size=TITLE_SIZE, color=FOREGROUND)
+        self._redraw()
+
+    def _redraw(self):
         kind = int(self.grad_check.isChecked())
         x = self._x[:self._n]
-        for k, curves in enumerate(self._bounds):
-            for i, c in enumerate(curves):
-                c.setData(x, self._q[k, kind, i, :self._n] if self._n else [])
+        for k, (bands, median) in enumerate(zip(self._bands, self._medians)):
+            q = self._q[k, kind, :, :self._n]
+            for i, band in enumerate(bands):
+                band.setPath(_band_path(x, q[i], q[-1 - i]))
+            median.setData(x, q[len(QUANTILES) // 2])
+
+
+def _band_path(x, lower, upper):
+    """The area between two curves as one closed path: along `upper`, back along `lower`.
+    (One path per band: a FillBetweenItem rebuilds its path in Python, 10x the cost.)"""
+    if len(x) < 2:
+        return QtGui.QPainterPath()
+    ok = np.isfinite(lower) & np.isfinite(upper)
+    xs = np.concatenate([x[ok], x[ok][::-1]])
+    ys = np.concatenate([upper[ok], lower[ok][::-1]])
+    path = pg.arrayToQPath(xs, ys, connect="all", finiteCheck=False)
+    path.closeSubpath()
+    return path
 
 
 def _quantiles(values) -> np.ndarray:

@@ -1,0 +1,116 @@
+"""The view protocol: every registered view takes a Setup and Snapshots from a real session,
+hidden views catch up when shown, and the distributions view (the proof that a view is one
+file) records what the weights did."""
+import numpy as np
+import pytest
+from PySide6 import QtWidgets
+
+from micrograd.config import Config, DataSpec
+from micrograd.session import Session
+from microgradgui.panels import RunStatus
+from microgradgui.views import TABS, DecisionPlot, NetworkView
+from microgradgui.views.distributions import MAX_COLUMNS, QUANTILES, DistributionsView
+
+VIEWS = (*TABS, DecisionPlot, NetworkView, RunStatus)
+
+
+def session(**kw):
+    return Session(Config(**{"layers": [5, 3, 1], "activations": ["relu", "tanh", "linear"], **kw}),
+                   DataSpec(samples=40))
+
+
+@pytest.mark.parametrize("kind", VIEWS, ids=lambda k: k.__name__)
+def test_every_view_speaks_the_protocol(qtbot, kind):
+    view = kind()
+    qtbot.addWidget(view)
+    view.resize(600, 400)
+    view.show()
+    assert isinstance(view.title, str) and view.title and view.objectName()
+    s = session(evals=2, epochs=3)
+    view.reset(s.setup())
+    view.draw(s.snapshot())
+    new = [s.step() for _ in range(4)]  # across the two runs
+    view.draw(s.snapshot(new))
+    list(s.run())
+    view.draw(s.snapshot())  # finished, with a summary
+    view.reset(session(layers=[2, 1], activations=["relu", "linear"]).setup())  # another network
+
+
+def test_a_hidden_view_takes_every_snapshot_and_draws_when_shown(qtbot):
+    tabs = QtWidgets.QTabWidget()
+    qtbot.addWidget(tabs)
+    shown, hidden = DistributionsView(), DistributionsView()
+    tabs.addTab(shown, "a")
+    tabs.addTab(hidden, "b")
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    calls = []
+    hidden.present = lambda snap: calls.append(snap.epoch)
+    s = session(epochs=50)
+    for view in (shown, hidden):
+        view.reset(s.setup())
+    for _ in range(5):
+        snap = s.snapshot([s.step()])
+        shown.draw(snap)
+        hidden.draw(snap)
+    assert calls == [] and hidden.columns() == shown.columns() == 5  # taken, not drawn
+    tabs.setCurrentWidget(hidden)
+    assert calls == [5]  # drawn once, the latest, when shown
+
+
+def test_distributions_follow_the_weights_and_stay_bounded(qtbot):
+    view = DistributionsView()
+    qtbot.addWidget(view)
+    s = session(epochs=10_000)
+    view.reset(s.setup())
+    view.draw(s.snapshot())
+    snaps = []
+    for _ in range(3):
+        snap = s.snapshot([s.step()])
+        snaps.append(snap)
+        view.draw(snap)
+    assert view.columns() == 4
+    for layer in range(3):
+        W, _ = snaps[-1].weights[layer]
+        np.testing.assert_allclose(view.quantiles(layer)[:, -1], np.percentile(W, QUANTILES))
+        G, _ = snaps[-1].grads[layer]
+        np.testing.assert_allclose(view.quantiles(layer, gradients=True)[:, -1], np.percentile(G, QUANTILES))
+    q = view.quantiles(0)
+    assert (np.diff(q, axis=0) >= 0).all()  # nested bands
+    view.draw(snaps[-1])  # the same epoch again replaces its column
+    assert view.columns() == 4
+    for _ in range(MAX_COLUMNS + 10):  # a long run: the columns stay bounded
+        view.draw(s.snapshot([s.step()]))
+    assert MAX_COLUMNS // 2 <= view.columns() <= MAX_COLUMNS
+    s.restart()  # a reset: the curves start again
+    view.draw(s.snapshot())
+    assert view.columns() == 1
+
+
+def test_distributions_ignore_non_finite_weights(qtbot):
+    view = DistributionsView()
+    qtbot.addWidget(view)
+    s = session()
+    view.reset(s.setup())
+    snap = s.snapshot()
+    W, b = snap.weights[0]
+    W[0, 0] = np.inf
+    view.draw(snap)
+    assert np.isfinite(view.quantiles(0)).all()
+
+
+def test_run_status_reads_the_snapshot(qtbot):
+    status = RunStatus()
+    qtbot.addWidget(status)
+    status.show()
+    s = session(evals=2, epochs=3)
+    status.reset(s.setup())
+    status.draw(s.snapshot())
+    assert status.epoch_label.text() == "run 1/2 · epoch 0/3" and status.progress.maximum() == 6
+    for _ in range(4):
+        e = s.step()
+    status.draw(s.snapshot([e]))
+    assert status.epoch_label.text().startswith("run 2/2 · epoch 1/3 · loss ")
+    assert status.progress.value() == 4
+    status.draw(s.snapshot())  # nothing new: the same epoch still shows its loss
+    assert "loss" in status.epoch_label.text()
