@@ -20,7 +20,7 @@ REGRESSION = ("plane", "sine")
 DATASETS = CLASSIFICATION + REGRESSION
 
 MAX_SAMPLES = 100_000      # built-in sets: bigger is pointless for a scalar engine
-MAX_BYTES = 50 * 1024 * 1024
+MAX_CSV_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 1_000_000
 MAX_FEATURES = 64
 
@@ -200,7 +200,7 @@ def split(ds: Dataset, test_ratio: float = 0.2, seed: int = 0) -> tuple[Dataset,
 
 # --- CSV ---------------------------------------------------------------------
 
-def _is_num(cell):
+def _is_number(cell):
     try:
         float(cell)
     except ValueError:
@@ -217,12 +217,12 @@ def read_rows(path):
     if not os.path.isfile(path):  # a device or a pipe: its size says nothing, reading may never end
         raise DataError(f"{path}: not a regular file")
     size = os.path.getsize(path)
-    too_big = f"{path}: file is over the {MAX_BYTES // 2**20} MB limit"
-    if size > MAX_BYTES:
+    too_big = f"{path}: file is over the {MAX_CSV_BYTES // 2**20} MB limit"
+    if size > MAX_CSV_BYTES:
         raise DataError(too_big)
     with open(path, "rb") as f:
-        raw = f.read(MAX_BYTES + 1)  # the file may have grown since the size check
-    if len(raw) > MAX_BYTES:
+        raw = f.read(MAX_CSV_BYTES + 1)  # the file may have grown since the size check
+    if len(raw) > MAX_CSV_BYTES:
         raise DataError(too_big)
     try:
         text = raw.decode("utf-8-sig")
@@ -248,7 +248,7 @@ def _first_bad(path, rows, lines, col, name):
     """Message for the first non-numeric or non-finite cell of column `col`."""
     for row, line in zip(rows, lines):
         cell = row[col]
-        if not _is_num(cell):
+        if not _is_number(cell):
             return f"{path}: line {line}, column {name!r}: {cell!r} is not a number"
         if not math.isfinite(float(cell)):
             return f"{path}: line {line}, column {name!r}: {cell!r} is not a finite number"
@@ -268,7 +268,7 @@ def load_csv(path, label: str | None = None) -> Dataset:
     if not rows:
         raise DataError(f"{path}: file is empty")
     width = len(rows[0])
-    if not any(_is_num(c) for c in rows[0]):
+    if not any(_is_number(c) for c in rows[0]):
         names, head_line, rows, lines = rows[0], lines[0], rows[1:], lines[1:]
         for i, c in enumerate(names):
             if not c:
@@ -307,7 +307,7 @@ def load_csv(path, label: str | None = None) -> Dataset:
     for line, cell in zip(lines, labels):
         if not cell:
             raise DataError(f"{path}: line {line}, column {label!r}: empty label")
-    numeric = all(_is_num(c) for c in labels)
+    numeric = all(_is_number(c) for c in labels)
     if numeric and (m := _first_bad(path, rows, lines, li, label)):
         raise DataError(m)
     values = [float(c) for c in labels] if numeric else labels

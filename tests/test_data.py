@@ -436,7 +436,7 @@ def test_csv_not_utf8(tmp_path):
 def test_csv_too_big_refused_before_reading(tmp_path):
     p = tmp_path / "big.csv"
     with open(p, "wb") as f:
-        f.truncate(data.MAX_BYTES + 1)  # sparse: costs nothing on disk
+        f.truncate(data.MAX_CSV_BYTES + 1)  # sparse: costs nothing on disk
     refused(p, "50 MB")
 
 

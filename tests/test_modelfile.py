@@ -174,11 +174,11 @@ def test_failed_save_leaves_old_file_and_no_temp(trained, saved, monkeypatch, fa
                 raise OSError(28, "No space left on device")
             f.write = write
             return f
-        monkeypatch.setattr(modelfile.os, "fdopen", fdopen)
+        monkeypatch.setattr(modelfile.files.os, "fdopen", fdopen)
     elif fail_at in ("fsync", "interrupt"):
-        monkeypatch.setattr(modelfile.os, "fsync", boom)
+        monkeypatch.setattr(modelfile.files.os, "fsync", boom)
     else:
-        monkeypatch.setattr(modelfile.os, "replace", boom)
+        monkeypatch.setattr(modelfile.files.os, "replace", boom)
     with pytest.raises((Boom, KeyboardInterrupt, OSError)):
         modelfile.save_trainer(saved, t2, ds)
     monkeypatch.undo()
@@ -188,7 +188,7 @@ def test_failed_save_leaves_old_file_and_no_temp(trained, saved, monkeypatch, fa
 
 
 def test_failed_first_save_leaves_nothing(trained, tmp_path, monkeypatch):
-    monkeypatch.setattr(modelfile.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(5, "I/O error")))
+    monkeypatch.setattr(modelfile.files.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(5, "I/O error")))
     with pytest.raises(OSError):
         modelfile.save_trainer(tmp_path / "new.json", *trained)
     assert os.listdir(tmp_path) == []

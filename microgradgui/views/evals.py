@@ -8,8 +8,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from .base import LiveView
-from .style import (FOREGROUND, TRAIN_COLOR, Buffer, PlotWidget, check_box, curve, fast_curve, finite_or_nan, fmt,
-                    light_grid, style_plot)
+from .style import (FOREGROUND, TRAIN_COLOR, Buffer, PlotWidget, check_box, curve, fast_curve, finite_or_nan,
+                    light_grid, style_plot, table_text)
 
 
 class EvalsView(LiveView, QtWidgets.QWidget):
@@ -145,7 +145,7 @@ class EvalsView(LiveView, QtWidgets.QWidget):
             if stats is None:
                 cells = [text or "—", "", "", ""]
             else:
-                cells = [fmt(stats[k]) for k in ("mean", "std", "min", "max")]
+                cells = [table_text(stats[k]) for k in ("mean", "std", "min", "max")]
             for c, t in enumerate(cells):
                 item = QtWidgets.QTableWidgetItem(t)
                 item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)

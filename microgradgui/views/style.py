@@ -183,7 +183,7 @@ def check_box(text, name, tip, on_toggle):
     return box
 
 
-def fmt(v: float) -> str:
+def table_text(v: float) -> str:
     if v is None or not math.isfinite(v):
         return "—"
     if v == 0:

@@ -1,0 +1,200 @@
+"""Model files on disk: writing is atomic (temp file in the same directory, fsync, os.replace);
+reading trusts nothing (size, encoding, nesting, then every field through `schema`). No eval,
+no pickle.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import tempfile
+
+import numpy as np
+
+from ..train import Epoch
+from .model import Model, ModelFileError
+from .schema import (MAX_DEPTH, Bad, data_block, final_metrics, from_document, history_columns, training_config,
+                     to_document)
+
+MAX_FILE_BYTES = 20 * 1024 * 1024   # refuse bigger files before reading a byte
+
+
+def save(path, model_or_weights, config=None, data=None, metrics=None, history=None):
+    """Write a model file atomically and return its path.
+
+    `model_or_weights`: a `Model`, an `MLP` or `Trainer` (anything with `.weights()`),
+    or per-layer (W, b) pairs. `config`: a `Config` or its dict (taken from a `Model`
+    when omitted). `data`: a `Dataset` or a dict. `history`: a list of `Epoch`s or a
+    dict of columns. The document is validated exactly as `load` would before any
+    byte is written, so a file this writes always loads.
+    """
+    if isinstance(model_or_weights, Model):
+        m = model_or_weights
+        config = m.config if config is None else config
+        data = m.data if data is None else data
+        metrics = m.metrics if metrics is None else metrics
+        history = m.history if history is None else history
+        weights = m.weights
+    elif hasattr(model_or_weights, "weights") and callable(model_or_weights.weights):
+        weights = model_or_weights.weights()
+    else:
+        weights = model_or_weights
+    if config is None:
+        raise TypeError("save() needs a config")
+    if isinstance(config, dict):
+        config = training_config(config)
+    if isinstance(history, list) and (not history or isinstance(history[0], Epoch)):
+        history = history_columns(history)
+    model = Model(config, [(np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64))
+                           for W, b in weights],
+                  data_block(data) if data is not None else {}, metrics or {}, history or {})
+    doc = to_document(model)
+    try:
+        from_document(doc)  # refuse to write what we would refuse to read
+    except ModelFileError as e:
+        raise ModelFileError(f"{os.fspath(path)}: not saved: {e}") from None
+    _atomic_write(os.fspath(path), _encode(doc))
+    return os.fspath(path)
+
+
+def save_trainer(path, trainer, dataset=None, summary=None, **data_extra):
+    """Save a `Trainer`'s current weights, settings, final metrics and history.
+
+    `dataset`: the `Dataset` (or data dict) it trained on; defaults to `trainer.train`.
+    `summary`: `Session.summary()` for runs with evals > 1, stored as metrics["summary"].
+    `data_extra`: extra keys for the data block (e.g. test_ratio=0.2, split_seed=0).
+    """
+    last = trainer.history[-1] if trainer.history else None
+    metrics = final_metrics(last, trainer.task)
+    metrics["run"] = trainer.run
+    metrics["seed"] = trainer.seed
+    if summary is not None:
+        metrics["summary"] = summary
+    data = data_block(trainer.train if dataset is None else dataset, **data_extra)
+    return save(path, trainer.weights(), trainer.cfg, data, metrics, trainer.history)
+
+
+def _encode(doc):
+    """Readable JSON: objects indented, lists of numbers on one line (one line per weight row).
+
+    Floats are written with repr(), so they read back bit for bit.
+    """
+    def enc(v, pad):
+        if isinstance(v, dict):
+            if not v:
+                return "{}"
+            if len(v) <= 3 and not any(isinstance(x, (dict, list)) for x in v.values()):
+                return json.dumps(v, allow_nan=False, ensure_ascii=False)  # e.g. a layer
+            inner = pad + "  "
+            items = [f"{inner}{json.dumps(k)}: {enc(x, inner)}" for k, x in v.items()]
+            return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+        if isinstance(v, list) and any(isinstance(x, (dict, list)) for x in v):
+            inner = pad + "  "
+            return "[\n" + ",\n".join(inner + enc(x, inner) for x in v) + "\n" + pad + "]"
+        return json.dumps(v, allow_nan=False, ensure_ascii=False)
+    return enc(doc, "") + "\n"
+
+
+def _atomic_write(path, text):
+    """Write text to path via a temp file in the same directory: the old file stays intact until
+    the new one is complete on disk; the temp file is removed on any failure."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = 0o644
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable; not possible everywhere
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+# --- loading -----------------------------------------------------------------
+
+def _parse_float(s):
+    v = float(s)
+    return v if math.isfinite(v) else Bad(s)
+
+
+def _unique_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        dup = next(k for i, k in enumerate(keys) if k in keys[:i])
+        raise ModelFileError(f"duplicate key {dup!r}")
+    return dict(pairs)
+
+
+def load(path):
+    """Read and validate a model file; raise `ModelFileError` naming the file and field."""
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: file not found") from None
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ModelFileError(f"{path}: is a directory, not a model file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelFileError(f"{path}: not a regular file")
+    if st.st_size > MAX_FILE_BYTES:
+        raise ModelFileError(f"{path}: file is {st.st_size / 2**20:.1f} MB; "
+                             f"a model file is at most {MAX_FILE_BYTES // 2**20} MB")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # the file may have grown since stat
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ModelFileError(f"{path}: file is over {MAX_FILE_BYTES // 2**20} MB")
+    try:
+        model = loads(raw)
+    except ModelFileError as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    model.path = path
+    return model
+
+
+def loads(raw):
+    """Parse and validate a model document from bytes or str (no file-level checks)."""
+    if isinstance(raw, (bytes, bytearray)):
+        try:
+            text = bytes(raw).decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = raw[:e.start].count(b"\n") + 1
+            raise ModelFileError(f"line {line}: not UTF-8 text (byte {e.start})") from None
+    else:
+        text = raw
+    if not text.strip():
+        raise ModelFileError("file is empty")
+    try:
+        doc = json.loads(text, parse_float=_parse_float, parse_constant=Bad, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as e:
+        # the scanner hit the end of the text (mid-value, or inside a string that never closes)
+        truncated = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")
+        what = "truncated JSON (the file ends early)" if truncated else f"invalid JSON: {e.msg}"
+        raise ModelFileError(f"line {e.lineno} column {e.colno}: {what}") from None
+    except RecursionError:
+        raise ModelFileError(f"nested too deeply (a model file nests at most {MAX_DEPTH} levels)") from None
+    except ModelFileError as e:  # from the object hook: duplicate key
+        raise ModelFileError(f"invalid JSON: {e}") from None
+    return from_document(doc)
