@@ -250,7 +250,7 @@ def test_network_colours_widths_and_tooltips(qtbot):
     nv.set_architecture(2, [3, 1], ["relu", "linear"])
     W0 = np.array([[1.0, -0.1], [0.0, 0.5], [-1.0, 0.2]])
     nv.show_weights([(W0, np.array([0.3, -0.3, 0.0])), (np.array([[0.7, -0.7, 0.1]]), np.array([0.05]))])
-    assert nv.scale() == 1.0
+    assert nv.weight_scale() == 1.0
     strong, weak, neg = nv.link_pen(0, 0, 0), nv.link_pen(0, 0, 1), nv.link_pen(0, 2, 0)
     assert strong.widthF() > weak.widthF()
     assert strong.color().red() > strong.color().blue()   # positive: red

@@ -173,7 +173,7 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
     def neuron_count(self) -> int:
         return sum(len(items) for items in self._neurons)
 
-    def scale(self) -> float | None:
+    def weight_scale(self) -> float | None:
         """|w| drawn at full width and colour (None before the first weights)."""
         return self._m
 
