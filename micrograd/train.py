@@ -12,10 +12,10 @@ import math
 import random
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 
+from .history import Epoch, History
 from .losses import LOSSES, batch_loss, penalized
 from .optim import OPTIMIZERS, Schedule
 
@@ -23,22 +23,6 @@ from .optim import OPTIMIZERS, Schedule
 TOLERANCE = "tolerance reached"
 EXHAUSTED = "epochs exhausted"
 STOPPED = "stopped by the user"
-
-
-@dataclass(frozen=True)
-class Epoch:
-    """What one epoch measured: with full batches, at the parameters the epoch started from;
-    with mini-batches, the train loss and metric gather each batch's as the parameters move."""
-
-    run: int
-    epoch: int  # 1-based: the number of epochs done
-    train_loss: float
-    test_loss: float | None
-    train_metric: float  # accuracy (classification) or R^2 (regression)
-    test_metric: float | None
-    lr: float
-    elapsed: float  # seconds spent training in this run, pauses excluded
-    stop: str | None = None  # why the run ended, on its last epoch
 
 
 @contextmanager
@@ -147,7 +131,7 @@ class Trainer:
         self.Ytest = self._targets(self.test) if self.test else None
         self.shuffle = random.Random(self.seed)
         self.epoch, self.elapsed, self.stop_reason = 0, 0.0, None
-        self.history = []
+        self.history = History(run)
 
     def _targets(self, ds):
         y = ds.y
@@ -164,7 +148,7 @@ class Trainer:
         if not self.done:
             self.stop_reason = STOPPED
             if self.history:
-                self.history[-1] = dataclasses.replace(self.history[-1], stop=STOPPED)
+                self.history.replace_last(dataclasses.replace(self.history[-1], stop=STOPPED))
 
     def step(self):
         """Train one epoch (one optimizer step per batch) and return what it measured.

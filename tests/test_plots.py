@@ -71,7 +71,7 @@ def test_loss_plot_survives_nan_inf_and_log(qtbot):
     y = lp.train_loss.yData
     assert y[0] == 1.0 and math.isnan(y[1]) and y[2] == 0.0   # non-finite -> gap, not a crash
     lp.set_log(True)
-    y = lp._buf["train_loss_log"].view()
+    y = lp.train_loss.yData
     assert np.isnan(y[1]) and np.isnan(y[2]) and y[3] == 0.25  # zero can't go on a log axis
     assert lp.loss_plot.getAxis("left").logMode
     lp.add([ep(5, float("-inf"))])
@@ -325,3 +325,52 @@ def test_save_png(qtbot, tmp_path, trained):
     save_png(lp, path)
     img = QtGui.QImage(str(path))
     assert img.width() == 500 and img.height() == 350
+
+
+def test_log_scale_after_a_diverged_run_was_cleared(qtbot):
+    """A run's losses reach 1e66, the curves are cleared (Reset), then log scale is ticked: the
+    axis must not read the old linear range (up to 1e35) as exponents (a tick loop that never
+    ends). The range is checked before the switch, so the old code fails here instead of hanging."""
+    lp = make(qtbot, LossPlot)
+    lp.add([ep(k, 10.0 ** (11 * k)) for k in range(1, 7)])
+    lp.graphics.scene().prepareForPaint()  # autorange to the huge losses, as a paint would
+    assert lp.loss_plot.viewRange()[1][1] > 1e60
+    lp.clear()
+    assert all(abs(v) <= 10 for v in lp.loss_plot.viewRange()[1])
+    lp.set_log(True)
+    assert not lp.grab().isNull()
+    assert all(abs(v) <= 10 for v in lp.loss_plot.viewRange()[1])
+    lp.add([ep(1, 1e-3), ep(2, 1e5)])  # five decades up
+    lp.graphics.scene().prepareForPaint()
+    lo, hi = lp.loss_plot.viewRange()[1]
+    assert -4 <= lo <= -2.5 and 4.5 <= hi <= 6  # in decades
+    lp.set_log(False)
+    lp.graphics.scene().prepareForPaint()
+    assert lp.loss_plot.viewRange()[1][1] >= 1e5
+
+
+def test_evals_statistics_stay_bounded_and_exact_over_long_runs(qtbot, monkeypatch):
+    """Runs of 20,000 epochs: every run holds a bounded, thinned record; the median is the exact
+    median of the runs at the grid's epochs; and a frame recomputes only the columns its epochs
+    touched, not every epoch (what stalled the window for seconds on a 200,000-epoch session)."""
+    ev = make(qtbot, EvalsView)
+    rng = np.random.default_rng(0)
+    lengths = (20_000, 14_000, 20_000)
+    curves = [np.exp(-np.arange(n) / 5000) + 0.01 * rng.random(n) for n in lengths]
+    widths = []
+    percentile = np.nanpercentile
+    monkeypatch.setattr(np, "nanpercentile", lambda M, *a, **k: widths.append(M.shape[1]) or percentile(M, *a, **k))
+    for run, losses in enumerate(curves):
+        for start in range(0, len(losses), 500):  # a frame every 500 epochs
+            chunk = losses[start:start + 500]
+            stop = "epochs exhausted" if start + 500 >= len(losses) else None
+            ev.add(run, [ep(start + i + 1, v, run=run, stop=stop if i == len(chunk) - 1 else None)
+                         for i, v in enumerate(chunk)])
+    assert all(d.n <= 4096 for d in ev._data.values())
+    stride = ev._stride
+    grid = np.arange(0, 20_000, stride)
+    expected = np.median([[c[i] if i < len(c) else c[-1] for i in grid] for c in curves], axis=0)
+    np.testing.assert_allclose(ev.median_curve(), expected)
+    # Frames of run 2 touched a few columns each; a frame that recomputed every epoch so far would be
+    # 20,000 wide (4,096 after thinning).
+    assert max(widths[-10:]) <= 500 // stride + 2

@@ -117,9 +117,9 @@ def test_best_puts_diverged_runs_last_and_falls_back_to_the_current_run():
     assert s.best() is s.trainer  # nothing trained yet
     list(s.run())
     t0, t1, t2 = s.runs
-    t0.history[-1] = dataclasses.replace(t0.history[-1], test_loss=0.1, stop="diverged at epoch 1")
-    t1.history[-1] = dataclasses.replace(t1.history[-1], test_loss=0.5)
-    t2.history[-1] = dataclasses.replace(t2.history[-1], test_loss=0.5)
+    t0.history.replace_last(dataclasses.replace(t0.history[-1], test_loss=0.1, stop="diverged at epoch 1"))
+    t1.history.replace_last(dataclasses.replace(t1.history[-1], test_loss=0.5))
+    t2.history.replace_last(dataclasses.replace(t2.history[-1], test_loss=0.5))
     assert s.best() is t1  # t0 diverged; t1 and t2 tie, the earlier wins
 
 

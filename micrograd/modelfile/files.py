@@ -72,7 +72,7 @@ def save_trainer(path, trainer, dataset=None, summary=None, **data_extra):
     if summary is not None:
         metrics["summary"] = summary
     data = data_block(trainer.train if dataset is None else dataset, **data_extra)
-    return save(path, trainer.weights(), trainer.cfg, data, metrics, trainer.history)
+    return save(path, trainer.weights(), trainer.cfg, data, metrics, list(trainer.history))
 
 
 def _encode(doc):

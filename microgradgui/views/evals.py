@@ -7,16 +7,22 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from micrograd.history import Thinned
+
 from .base import LiveView
-from .style import (FOREGROUND, TRAIN_COLOR, Buffer, PlotWidget, check_box, curve, fast_curve, finite_or_nan,
-                    light_grid, style_plot, table_text)
+from .style import (FOREGROUND, TRAIN_COLOR, PlotWidget, check_box, curve, fast_curve, finite_or_nan, light_grid,
+                    set_log_y, style_plot, table_text)
 
 
 class EvalsView(LiveView, QtWidgets.QWidget):
     """All runs of an evals session: each run's train loss (thin), the median (thick),
     the 25–75 % band, and a summary table. A run that has ended keeps its last loss
     for the statistics of later epochs (a converged run stays converged). With one run
-    there is nothing to compare: the view says so."""
+    there is nothing to compare: the view says so.
+
+    Each run's losses are a bounded record (`Thinned`: evenly spaced rows, the stride a power
+    of two), so the longest run's rows fall on epochs every run holds too: the statistics are
+    taken on that grid, and a frame recomputes only the columns its epochs changed."""
 
     title = "Evals"
 
@@ -45,10 +51,13 @@ class EvalsView(LiveView, QtWidgets.QWidget):
         self.legend.addItem(self._band_swatch, "25–75 %")
         self._run_pen = pg.mkPen(120, 120, 120, 90, width=1)
         self._runs: dict[int, pg.PlotDataItem] = {}
-        self._data: dict[int, Buffer] = {}
+        self._data: dict[int, Thinned] = {}  # per run: its train losses, epoch 1 first
         self._ended: set[int] = set()
         self._log = False
-        self._stats = np.empty((3, 0))  # q25, median, q75 per epoch
+        self._stats = np.empty((3, 0))  # q25, median, q75 per column of the grid
+        self._stride = 1                # epochs between the grid's columns
+        self._dirty = None              # (first, end) grid columns to recompute
+        self._changed: set[int] = set()  # runs whose curve needs drawing
 
         self.table = QtWidgets.QTableWidget(0, 4, self)
         self.table.setObjectName("evalsTable")
@@ -80,9 +89,11 @@ class EvalsView(LiveView, QtWidgets.QWidget):
         self.stack.addWidget(content)
         self.stack.addWidget(self.message)
         self._metric_name = "accuracy"
+        self._tolerance = 0.0
 
     # the view protocol
     def prepare(self, setup) -> None:
+        self._tolerance = setup.config.tolerance
         self.set_metric_name("accuracy" if setup.task == "classification" else "R²")
         self.stack.setCurrentIndex(0 if setup.config.evals > 1 else 1)
         self.clear()
@@ -108,7 +119,8 @@ class EvalsView(LiveView, QtWidgets.QWidget):
         self._runs.clear()
         self._data.clear()
         self._ended.clear()
-        self._stats = np.empty((3, 0))
+        self._stats, self._stride, self._dirty = np.empty((3, 0)), 1, None
+        set_log_y(self.plot, self._log, [])
         self._push()
         self.table.setRowCount(0)
 
@@ -122,28 +134,47 @@ class EvalsView(LiveView, QtWidgets.QWidget):
         if run not in self._runs:
             item = fast_curve(self.plot.plot([], [], pen=self._run_pen, connect="finite", antialias=False))
             self._runs[run] = item
-            self._data[run] = Buffer()
-        buf = self._data[run]
-        start = buf.n
-        buf.extend(finite_or_nan(e.train_loss for e in epochs))
+            self._data[run] = Thinned(1)
+        losses = self._data[run]
+        first = losses.count  # the epochs [first, count) are new (0-based)
+        losses.extend(finite_or_nan(e.train_loss for e in epochs))
         if epochs[-1].stop:
             self._ended.add(run)
-        self._update_stats(start, full=run in self._ended)
+        self._changed.add(run)
+        factor = max(d.stride for d in self._data.values()) // self._stride
+        if factor > 1:  # the longest run thinned: so does the grid
+            self._stats = self._stats[:, ::factor]
+            self._stride *= factor
+            if self._dirty is not None:
+                self._dirty = (self._dirty[0] // factor, None)
+        # its last value holds for every later column once a run has ended
+        end = None if run in self._ended else (losses.count - 1) // self._stride + 1
+        lo = first // self._stride
+        if self._dirty is not None:
+            lo = min(lo, self._dirty[0])
+            end = None if end is None or self._dirty[1] is None else max(end, self._dirty[1])
+        self._dirty = (lo, end)
 
     def set_summary(self, summary: dict) -> None:
         m = self._metric_name
-        rows = [("runs", None, str(summary.get("runs", 0))),
-                ("converged", None, f"{100 * summary.get('converged', 0.0):.0f} %"),
-                ("epochs to tolerance", summary.get("epochs_to_tolerance"), None),
-                ("final train loss", summary.get("train_loss"), None),
-                ("final test loss", summary.get("test_loss"), None),
-                (f"train {m}", summary.get("train_metric"), None),
-                (f"test {m}", summary.get("test_metric"), None)]
+        percent = m == "accuracy"  # as everywhere else in the window: 100 %, not 1
+        # With no tolerance there is nothing to converge to: not "0 %".
+        converged = f"{100 * summary.get('converged', 0.0):.0f} %" if self._tolerance else "— (no tolerance)"
+        rows = [("runs", None, str(summary.get("runs", 0)), False),
+                ("converged", None, converged, False),
+                ("epochs to tolerance", summary.get("epochs_to_tolerance"), None, False),
+                ("final train loss", summary.get("train_loss"), None, False),
+                ("final test loss", summary.get("test_loss"), None, False),
+                (f"train {m}", summary.get("train_metric"), None, percent),
+                (f"test {m}", summary.get("test_metric"), None, percent)]
         self.table.setRowCount(len(rows))
-        for r, (name, stats, text) in enumerate(rows):
+        for r, (name, stats, text, pct) in enumerate(rows):
             self.table.setVerticalHeaderItem(r, QtWidgets.QTableWidgetItem(name))
             if stats is None:
                 cells = [text or "—", "", "", ""]
+            elif pct:
+                cells = [f"{100 * stats[k]:.1f} %" if stats[k] is not None and np.isfinite(stats[k]) else "—"
+                         for k in ("mean", "std", "min", "max")]
             else:
                 cells = [table_text(stats[k]) for k in ("mean", "std", "min", "max")]
             for c, t in enumerate(cells):
@@ -156,9 +187,10 @@ class EvalsView(LiveView, QtWidgets.QWidget):
 
     def set_log(self, on: bool) -> None:
         self._log = bool(on)
-        self.plot.setLogMode(y=self._log)
+        losses = [d.held()[:, 0] for d in self._data.values()]
+        set_log_y(self.plot, self._log, np.concatenate(losses) if losses else [])
+        self._changed.update(self._data)
         self._push()
-        self.plot.enableAutoRange()
 
     def run_count(self) -> int:
         return len(self._runs)
@@ -174,32 +206,38 @@ class EvalsView(LiveView, QtWidgets.QWidget):
         with np.errstate(invalid="ignore"):
             return np.where(y > 0, y, np.nan)
 
-    def _update_stats(self, start: int, full: bool) -> None:
-        """Recompute the quantiles of the epochs that changed (all of them when a run ended)."""
-        n = max(b.n for b in self._data.values())
-        if full:
-            start = 0
-        start = min(start, self._stats.shape[1])
-        cols = []
-        for run, b in self._data.items():
-            y = b.view()[start:n]
-            if len(y) < n - start:
-                fill = b.view()[-1] if (run in self._ended and b.n) else np.nan
-                y = np.concatenate([y, np.full(n - start - len(y), fill)])
-            cols.append(y)
-        M = np.vstack(cols)
+    def _update_stats(self) -> None:
+        """Quantiles over the runs of the grid's dirty columns: the loss of each run at the
+        column's epoch, its last loss after it ended, nothing before it has got there."""
+        if self._dirty is None or not self._data:
+            return
+        columns = max(len(range(0, d.count, self._stride)) for d in self._data.values())
+        lo, end = self._dirty
+        end = columns if end is None else min(end, columns)
+        self._dirty = None
+        if self._stats.shape[1] < columns:
+            self._stats = np.hstack([self._stats, np.full((3, columns - self._stats.shape[1]), np.nan)])
+        if lo >= end:
+            return
+        M = np.full((len(self._data), end - lo), np.nan)
+        for row, (run, d) in zip(M, self._data.items()):
+            step = self._stride // d.stride
+            held = d.held()[lo * step:end * step:step, 0]
+            row[:len(held)] = held
+            if run in self._ended and d.count and len(held) < len(row):
+                row[len(held):] = d.last[0]
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: a run that has not started
-            q = np.nanpercentile(M, [25, 50, 75], axis=0) if M.size else np.empty((3, 0))
-        stats = np.empty((3, n))
-        stats[:, :start] = self._stats[:, :start]
-        stats[:, start:] = q
-        self._stats = stats
+            self._stats[:, lo:end] = np.nanpercentile(M, [25, 50, 75], axis=0)
 
     def _push(self) -> None:
-        for run, item in self._runs.items():
-            item.setData(np.arange(1, self._data[run].n + 1), self._display(self._data[run].view()))
-        x = np.arange(1, self._stats.shape[1] + 1)
+        self._update_stats()
+        for run in self._changed:
+            points = self._data[run].held()
+            x = 1 + np.arange(len(points)) * self._data[run].stride
+            self._runs[run].setData(x, self._display(points[:, 0]))
+        self._changed.clear()
+        x = 1 + np.arange(self._stats.shape[1]) * self._stride
         lo, med, hi = (self._display(s) for s in self._stats)
         if self._log:  # the band can't have gaps: hold it at the median where a quantile is 0
             lo = np.where(np.isfinite(lo), lo, med)

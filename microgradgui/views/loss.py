@@ -5,9 +5,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from micrograd.history import Thinned
+
 from .base import LiveView
-from .style import (FOREGROUND, TEST_COLOR, TITLE_SIZE, TRAIN_COLOR, Buffer, PlotWidget, check_box, curve,
-                    finite_or_nan, light_grid, nice_ceil, style_plot)
+from .style import (FOREGROUND, TEST_COLOR, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, curve,
+                    finite_or_nan, light_grid, nice_ceil, set_log_y, style_plot)
 
 
 class LossView(LiveView, QtWidgets.QWidget):
@@ -47,9 +49,8 @@ class LossView(LiveView, QtWidgets.QWidget):
         self._x_max = None
         self._title = None
 
-        names = ("x", "train_loss", "test_loss", "train_metric", "test_metric",
-                 "train_loss_log", "test_loss_log")
-        self._buf = {k: Buffer() for k in names}
+        # epoch, train loss, test loss, train metric, test metric: a bounded record (see micrograd.history)
+        self._rows = Thinned(5)
         self._run = None
         self._last_epoch = 0
         self._log = False
@@ -69,8 +70,8 @@ class LossView(LiveView, QtWidgets.QWidget):
 
     # public API
     def clear(self) -> None:
-        for b in self._buf.values():
-            b.clear()
+        self._rows.clear()
+        set_log_y(self.loss_plot, self._log, [])  # not the range of the last run: it may have diverged
         self._run, self._last_epoch = None, 0
         self._set_title("loss")
         self._push()
@@ -90,29 +91,21 @@ class LossView(LiveView, QtWidgets.QWidget):
                 start = i
             run, last = e.run, e.epoch
         if start is not None:
-            for b in self._buf.values():
-                b.clear()
+            self._rows.clear()
             epochs = epochs[start:]
         self._run, self._last_epoch = epochs[-1].run, epochs[-1].epoch
-        b = self._buf
-        b["x"].extend([e.epoch for e in epochs])
-        for key in ("train_loss", "test_loss"):
-            vals = finite_or_nan(getattr(e, key) for e in epochs)
-            b[key].extend(vals)
-            with np.errstate(invalid="ignore"):
-                b[key + "_log"].extend(np.where(vals > 0, vals, np.nan))
-        for key in ("train_metric", "test_metric"):
-            vals = finite_or_nan(getattr(e, key) for e in epochs)
-            if self._metric_name != "accuracy":
-                vals = np.maximum(vals, -1.0)  # R² can be hugely negative early on: clip the display
-            b[key].extend(vals)
+        rows = np.column_stack([[e.epoch for e in epochs],
+                                *(finite_or_nan(getattr(e, key) for e in epochs)
+                                  for key in ("train_loss", "test_loss", "train_metric", "test_metric"))])
+        if self._metric_name != "accuracy":
+            rows[:, 3:] = np.maximum(rows[:, 3:], -1.0)  # R² can be hugely negative early on: clip the display
+        self._rows.extend(rows)
         stop = epochs[-1].stop
         self._set_title(f"loss  ({stop})" if stop else "loss")
 
     def set_log(self, on: bool) -> None:
         self._log = bool(on)
-        self.loss_plot.setLogMode(y=self._log)
-        self.loss_plot.enableAutoRange(axis="y")
+        set_log_y(self.loss_plot, self._log, self._rows.points()[:, 1:3])
         self._push()
 
     def set_metric_name(self, name: str) -> None:
@@ -127,7 +120,8 @@ class LossView(LiveView, QtWidgets.QWidget):
             self.metric_plot.setYRange(-1.0, 1.0, padding=0.02)
 
     def curve_length(self) -> int:
-        return self._buf["x"].n
+        """Epochs on the curves (drawn or thinned away)."""
+        return self._rows.count
 
     # internals
     def _set_title(self, text: str) -> None:
@@ -136,13 +130,16 @@ class LossView(LiveView, QtWidgets.QWidget):
             self.loss_plot.setTitle(text, size=TITLE_SIZE, color=FOREGROUND)
 
     def _push(self) -> None:
-        b = self._buf
-        x = b["x"].view()
-        suffix = "_log" if self._log else ""
-        self.train_loss.setData(x, b["train_loss" + suffix].view())
-        self.test_loss.setData(x, b["test_loss" + suffix].view())
-        self.train_metric.setData(x, b["train_metric"].view())
-        self.test_metric.setData(x, b["test_metric"].view())
+        rows = self._rows.points()
+        x = rows[:, 0]
+        losses = rows[:, 1:3]
+        if self._log:
+            with np.errstate(invalid="ignore"):
+                losses = np.where(losses > 0, losses, np.nan)
+        self.train_loss.setData(x, losses[:, 0])
+        self.test_loss.setData(x, losses[:, 1])
+        self.train_metric.setData(x, rows[:, 3])
+        self.test_metric.setData(x, rows[:, 4])
         x_max = nice_ceil(max(float(x[-1]) if len(x) else 0.0, 10.0))
         if x_max != self._x_max:
             self._x_max = x_max

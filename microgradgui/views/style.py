@@ -84,6 +84,25 @@ def style_plot(plot: pg.PlotItem, title: str | None = None, left: str | None = N
         plot.setLabel("bottom", bottom, **{"font-size": "9pt"})
 
 
+def set_log_y(plot: pg.PlotItem, on: bool, values) -> None:
+    """Switch the y axis to log (or back) with a y range fitted to `values` (the curves' data).
+
+    pyqtgraph keeps the view range across the switch and reads it in the new units: a linear
+    range up to 1e35 (a run that diverged, then reset) becomes 10^(1e35) on a log axis, and the
+    tick computation never ends. So the range is set, in the new units, from the data."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    if on:
+        v = np.log10(v[v > 0])
+    lo, hi = (float(v.min()), float(v.max())) if v.size else ((-1.0, 1.0) if on else (0.0, 1.0))
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    plot.setYRange(0.0, 1.0, padding=0)  # a range that means little in either unit, while switching
+    plot.setLogMode(y=on)
+    plot.setYRange(lo, hi)
+    plot.enableAutoRange(axis="y")
+
+
 class Buffer:
     """A growing float64 buffer (amortised O(1) append of a batch); `view()` is no copy."""
 
