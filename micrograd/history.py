@@ -75,6 +75,12 @@ class Thinned:
             self.n = half
             self.stride *= 2
 
+    def replace_last(self, row):
+        """Amend the latest row (it was measured again: the same epoch, redrawn)."""
+        self.last = np.asarray(row, dtype=float).copy()
+        if (self.count - 1) % self.stride == 0:
+            self.rows[self.n - 1] = self.last
+
     def held(self):
         """The rows held (a view, not a copy)."""
         return self.rows[:self.n]

@@ -9,7 +9,7 @@ from micrograd.config import Config, DataSpec
 from micrograd.session import Session
 from microgradgui.panels import RunStatus
 from microgradgui.views import TABS, DecisionPlot, NetworkView
-from microgradgui.views.distributions import MAX_COLUMNS, QUANTILES, DistributionsView
+from microgradgui.views.distributions import COLUMNS, QUANTILES, DistributionsView
 
 VIEWS = (*TABS, DecisionPlot, NetworkView, RunStatus)
 
@@ -79,9 +79,9 @@ def test_distributions_follow_the_weights_and_stay_bounded(qtbot):
     assert (np.diff(q, axis=0) >= 0).all()  # nested bands
     view.draw(snaps[-1])  # the same epoch again replaces its column
     assert view.columns() == 4
-    for _ in range(MAX_COLUMNS + 10):  # a long run: the columns stay bounded
+    for _ in range(COLUMNS + 10):  # a long run: the columns stay bounded
         view.draw(s.snapshot([s.step()]))
-    assert MAX_COLUMNS // 2 <= view.columns() <= MAX_COLUMNS
+    assert COLUMNS // 2 <= view.columns() <= COLUMNS + 1
     s.restart()  # a reset: the curves start again
     view.draw(s.snapshot())
     assert view.columns() == 1

@@ -2,8 +2,8 @@
 distributions view. Per layer, nested bands from the minimum to the maximum through the
 quantiles a normal distribution puts at ±1.5σ, ±1σ and ±0.5σ, and the median as a line.
 
-One column of quantiles per snapshot, kept in fixed arrays: at `MAX_COLUMNS` every other
-column is dropped, so memory and drawing cost stay the same however long the run.
+One column of quantiles per snapshot, kept in a bounded record (`micrograd.history.Thinned`),
+so memory and drawing cost stay the same however long the run.
 """
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from micrograd.history import Thinned
+
 from .base import LiveView
 from .style import FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, light_grid, style_plot
 
 # TensorBoard's basis points: min, the quantiles of -1.5, -1, -0.5 sigma, median, +0.5, +1, +1.5 sigma, max.
 QUANTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
 BAND_ALPHAS = (45, 60, 80, 110)  # outer band to inner: the overlaps darken towards the median
-MAX_COLUMNS = 1000  # even
+COLUMNS = 1024  # snapshots kept (thinned beyond)
 
 
 class DistributionsView(LiveView, QtWidgets.QWidget):
@@ -33,45 +35,39 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
         self.graphics = PlotWidget.filling(self, self.grad_check)
         self._layers = 0
         self._plots, self._bands, self._medians = [], [], []  # per layer
-        self._x = np.empty(MAX_COLUMNS)
-        self._q = np.empty((0, 2, len(QUANTILES), MAX_COLUMNS))  # layer, weights/grads, quantile, column
-        self._n = 0
+        self._columns = Thinned(1, COLUMNS)  # per snapshot: epoch, then the quantiles of every layer
         self._run = None
 
     # the view protocol
     def prepare(self, setup) -> None:
         layers = len(setup.config.layers)
-        self._n, self._run = 0, None
-        self._q = np.empty((layers, 2, len(QUANTILES), MAX_COLUMNS))
+        self._columns, self._run = Thinned(1 + layers * 2 * len(QUANTILES), COLUMNS), None
         if layers != self._layers:
             self._build(layers)
         self._on_kind()
 
     def take(self, snapshot) -> None:
-        if snapshot.run != self._run or (self._n and snapshot.epoch < self._x[self._n - 1]):
-            self._n, self._run = 0, snapshot.run  # a new run, or a reset: start afresh
-        if self._n and snapshot.epoch == self._x[self._n - 1]:
-            self._n -= 1  # the same epoch again (drawn once more): replace it
-        if self._n == MAX_COLUMNS:  # full: keep every other column
-            self._x[:MAX_COLUMNS // 2] = self._x[::2]
-            self._q[..., :MAX_COLUMNS // 2] = self._q[..., ::2]
-            self._n = MAX_COLUMNS // 2
-        self._x[self._n] = snapshot.epoch
-        for k, ((W, _), (G, _)) in enumerate(zip(snapshot.weights, snapshot.grads)):
-            for kind, values in enumerate((W, G)):
-                self._q[k, kind, :, self._n] = _quantiles(values)
-        self._n += 1
+        last = self._columns.last
+        if snapshot.run != self._run or (last is not None and snapshot.epoch < last[0]):
+            self._columns.clear()  # a new run, or a reset: start afresh
+            self._run = snapshot.run
+        column = [snapshot.epoch] + [q for (W, _), (G, _) in zip(snapshot.weights, snapshot.grads)
+                                     for values in (W, G) for q in _quantiles(values)]
+        if last is not None and snapshot.epoch == last[0]:
+            self._columns.replace_last(column)  # the same epoch again (weights edited, redrawn)
+        else:
+            self._columns.extend([column])
 
     def present(self, snapshot) -> None:
         self._redraw()
 
     # for tests
     def columns(self) -> int:
-        return self._n
+        return len(self._columns.points())
 
     def quantiles(self, layer: int, gradients: bool = False) -> np.ndarray:
         """(len(QUANTILES), columns) for a layer, as drawn."""
-        return self._q[layer, int(gradients), :, :self._n].copy()
+        return self._quantile_rows()[layer, int(gradients)]
 
     # internals
     def _build(self, layers: int) -> None:
@@ -104,14 +100,19 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
             plot.setTitle(f"layer {k + 1} {what}", size=TITLE_SIZE, color=FOREGROUND)
         self._redraw()
 
+    def _quantile_rows(self):
+        """(layers, weights/gradients, quantile, column) of what is held."""
+        points = self._columns.points()
+        return points[:, 1:].T.reshape(self._layers, 2, len(QUANTILES), len(points))
+
     def _redraw(self):
         kind = int(self.grad_check.isChecked())
-        x = self._x[:self._n]
+        x = self._columns.points()[:, 0]
+        q = self._quantile_rows()
         for k, (bands, median) in enumerate(zip(self._bands, self._medians)):
-            q = self._q[k, kind, :, :self._n]
             for i, band in enumerate(bands):
-                band.setPath(_band_path(x, q[i], q[-1 - i]))
-            median.setData(x, q[len(QUANTILES) // 2])
+                band.setPath(_band_path(x, q[k, kind, i], q[k, kind, -1 - i]))
+            median.setData(x, q[k, kind, len(QUANTILES) // 2])
 
 
 def _band_path(x, lower, upper):

@@ -103,30 +103,6 @@ def set_log_y(plot: pg.PlotItem, on: bool, values) -> None:
     plot.enableAutoRange(axis="y")
 
 
-class Buffer:
-    """A growing float64 buffer (amortised O(1) append of a batch); `view()` is no copy."""
-
-    def __init__(self, capacity: int = 256):
-        self.data = np.empty(capacity)
-        self.n = 0
-
-    def clear(self):
-        self.n = 0
-
-    def extend(self, values) -> None:
-        values = np.asarray(values, dtype=float)
-        need = self.n + len(values)
-        if need > len(self.data):
-            grown = np.empty(max(need, 2 * len(self.data)))
-            grown[:self.n] = self.data[:self.n]
-            self.data = grown
-        self.data[self.n:need] = values
-        self.n = need
-
-    def view(self) -> np.ndarray:
-        return self.data[:self.n]
-
-
 def finite_or_nan(values) -> np.ndarray:
     a = np.array([np.nan if v is None else v for v in values], dtype=float)
     a[~np.isfinite(a)] = np.nan
