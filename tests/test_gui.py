@@ -672,3 +672,38 @@ def test_more_epochs_or_a_tolerance_while_paused_continue_the_run(win, qtbot):
     assert win.session.config.tolerance == 0.001 and win.session.config.epochs == win.session.config.epochs
     win.training_panel.loss.setCurrentText("mse")  # a different objective: a new run
     assert epoch_of(win) == 0
+
+
+def test_weights_near_the_float_maximum_import_and_draw(win, qtbot, tmp_path):
+    """Finite, valid weights of 1.7e308 once made the colour scale infinite ('Not setting range
+    to [-inf, inf]' on every frame): the scale is capped, the views draw, a step diverges cleanly."""
+    from micrograd import modelfile
+    cfg = Config(layers=[3, 1], activations=["relu", "linear"])
+    weights = [(np.full((3, 2), 1.7e308), np.zeros(3)), (np.full((1, 3), -1.7e308), np.zeros(1))]
+    path = modelfile.save(tmp_path / "big.json", weights, cfg, data={"dataset": "moons", "samples": 100})
+    win.dialogs.open_paths.append(str(path))
+    win.import_action.trigger()
+    assert not win.dialogs.errors, win.dialogs.errors
+    for view in win.tab_views:  # each draws when shown
+        win.tabs.setCurrentWidget(view)
+        assert not view.grab().isNull()
+    low, high = weights_view(win).levels()
+    assert np.isfinite([low, high]).all() and high >= 1e300
+    step(win, qtbot)
+    assert win.session.trainer.stop_reason.startswith("diverged")
+
+
+def test_gradient_colour_bar_has_a_readable_scale(win, qtbot):
+    """Before any step the gradients are all zero: the scale stays at ±1, not ±1e-12; and the
+    colour bar labels five ticks, not a lone "0"."""
+    view = weights_view(win)
+    win.tabs.setCurrentWidget(view)
+    view.grad_check.setChecked(True)
+    assert view.levels() == (-1.0, 1.0)
+    step(win, qtbot)
+    low, high = view.levels()
+    labels = [text for value, text in view.colorbar.axis._tickLevels[0]]
+    assert len(labels) == 5 and "0" in labels and labels[-1] != "0"
+    from microgradgui.views.style import nice_ceil
+    peak = max(max(np.abs(G).max(), np.abs(g).max()) for G, g in win.session.trainer.grads())
+    assert high == -low == nice_ceil(peak)  # the scale follows the gradients

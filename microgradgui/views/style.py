@@ -52,16 +52,28 @@ def class_colors() -> tuple[QtGui.QColor, QtGui.QColor]:
 NICE = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
+LEVEL_CAP = 1e300  # beyond, a colour scale saturates anyway; and 2 x the float maximum is infinite
+
+
 def nice_ceil(x: float) -> float:
-    """The smallest of NICE x 10^k that is >= x (x > 0)."""
+    """The smallest of NICE x 10^k that is >= x (x > 0), at most LEVEL_CAP."""
     if not (x > 0 and math.isfinite(x)):
         return 1.0
+    if x >= LEVEL_CAP:
+        return LEVEL_CAP
     e = math.floor(math.log10(x))
     for m in NICE:
         v = m * 10.0 ** e
         if v >= x * (1 - 1e-12):
             return v
     return 10.0 ** (e + 1)
+
+
+def tick_text(v: float) -> str:
+    """A short label for an axis tick: 0, 0.5, 2.5, 1e-05, 2.5e+06."""
+    if v == 0:
+        return "0"
+    return f"{v:.2g}" if 1e-3 <= abs(v) < 1e4 else f"{v:.1e}".replace(".0e", "e")
 
 
 def style_plot(plot: pg.PlotItem, title: str | None = None, left: str | None = None,

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from .base import LiveView
-from .style import FOREGROUND, PlotWidget, check_box, diverging_cmap, nice_ceil, style_plot
+from .style import FOREGROUND, PlotWidget, check_box, diverging_cmap, nice_ceil, style_plot, tick_text
 
 
 def _index_ticks(n: int, offset: float = 0.0, limit: int = 5):
@@ -25,6 +25,8 @@ class _Levels:
     m is a nice number (1, 2, 2.5, 5 x 10^k) at or above the largest |value| seen.
     With `shrink`, m may also come down, but only once the values have fallen
     below a quarter of it (gradients shrink by orders of magnitude while training).
+    All zeros (the gradients before the first step) say nothing about a scale: m stays
+    where it was (1 at first), not ±1e-12.
     """
 
     def __init__(self, floor: float = 0.0, shrink: bool = False):
@@ -37,7 +39,10 @@ class _Levels:
     def update(self, peak: float) -> float:
         if not math.isfinite(peak):
             peak = 0.0
-        want = nice_ceil(max(peak, self.floor, 1e-12))
+        if peak == 0.0:
+            self.m = self.m or nice_ceil(max(self.floor, 1.0))
+            return self.m
+        want = nice_ceil(max(peak, self.floor))
         if self.m is None or want > self.m or (self.shrink and peak < self.m / 4):
             self.m = want
         return self.m
@@ -78,6 +83,7 @@ class WeightsView(LiveView, QtWidgets.QWidget):
         self.colorbar.axis.setTextPen(FOREGROUND)
         self.colorbar.axis.setPen(FOREGROUND)
         self.colorbar.axis.enableAutoSIPrefix(False)  # plain numbers: "0.05", not "50 (x0.001)"
+        self._tick_scale = None
         self._cb_added = False
 
     # the view protocol
@@ -171,7 +177,15 @@ class WeightsView(LiveView, QtWidgets.QWidget):
     def _apply_levels(self, m: float) -> None:
         for it in self._w_items + self._b_items:
             it.setLevels((-m, m))
+        self._colorbar_levels(m)
+
+    def _colorbar_levels(self, m: float) -> None:
+        """±m with five labelled ticks (-m, -m/2, 0, m/2, m): the axis alone often picks one, "0"."""
+        if self.colorbar.levels() == (-m, m) and self._tick_scale == m:
+            return
+        self._tick_scale = m
         self.colorbar.setLevels((-m, m))
+        self.colorbar.axis.setTicks([[(v, tick_text(v)) for v in (-m, -m / 2, 0.0, m / 2, m)], []])
 
     def _render(self) -> None:
         data = self._grads if self._show_grads else self._weights
@@ -193,4 +207,4 @@ class WeightsView(LiveView, QtWidgets.QWidget):
         for (W, b), w_item, b_item in zip(arrays, self._w_items, self._b_items):
             w_item.setImage(np.nan_to_num(W, posinf=m, neginf=-m), autoLevels=False, levels=(-m, m))
             b_item.setImage(np.nan_to_num(b, posinf=m, neginf=-m), autoLevels=False, levels=(-m, m))
-        self.colorbar.setLevels((-m, m))
+        self._colorbar_levels(m)
