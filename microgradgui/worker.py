@@ -174,31 +174,6 @@ def _thaw_heap():
             gc.unfreeze()
 
 
-def start_worker(session, on_progress, on_errored, on_thread_finished, tag=None, max_emits_per_s=MAX_EMITS_PER_S,
-                 epochs=None):
-    """Create a worker and its thread, wire them, start; returns (thread, worker).
-    `tag` comes back in every `Frame`. `epochs`: end after that many epochs (Step), else
-    train until stopped or paused or the session has finished."""
-    if sys.getswitchinterval() > SWITCH_INTERVAL:
-        sys.setswitchinterval(SWITCH_INTERVAL)  # process-wide; harmless when nothing contends
-    _freeze_heap()  # on the GUI thread: what the collection frees is freed here; the worker thaws
-    thread = QtCore.QThread()
-    thread.setObjectName("trainingThread")
-    LIVE_THREADS.add(thread)
-    worker = TrainWorker(session, tag, max_emits_per_s, epochs)
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    # Direct: quit from the worker thread itself, so a GUI thread blocked in wait() is not needed.
-    worker.finished.connect(thread.quit, QtCore.Qt.ConnectionType.DirectConnection)
-    thread.finished.connect(worker.deleteLater)
-    thread.finished.connect(thread.deleteLater)
-    worker.progress.connect(on_progress)
-    worker.errored.connect(on_errored)
-    thread.finished.connect(on_thread_finished)
-    thread.start()
-    return thread, worker
-
-
 class Runner(QtCore.QObject):
     """The window's one training worker at a time: start, pause, stop (and wait), and the
     workers that outlived a wait.
@@ -234,9 +209,31 @@ class Runner(QtCore.QObject):
         """True while an orphaned worker still trains `session`."""
         return any(w.session is session for _, w in self.orphans)
 
-    def start(self, session, tag, epochs=None):
-        self.training_thread, self.worker = start_worker(session, self.frame.emit, self.errored.emit, self._on_finished,
-                                                 tag, self.max_emits_per_s, epochs)
+    def start(self, session, tag=None, epochs=None):
+        """A worker on `session` in a new thread; `tag` comes back in every `Frame`. `epochs`: end
+        after that many epochs (a Step), else train until paused, stopped or finished."""
+        if sys.getswitchinterval() > SWITCH_INTERVAL:
+            sys.setswitchinterval(SWITCH_INTERVAL)  # process-wide; harmless when nothing contends
+        _freeze_heap()  # on the GUI thread: what the collection frees is freed here; the worker thaws
+        thread = QtCore.QThread()
+        thread.setObjectName("trainingThread")
+        LIVE_THREADS.add(thread)
+        worker = TrainWorker(session, tag, self.max_emits_per_s, epochs)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        # Direct: quit from the worker thread itself, so a GUI thread blocked in wait() is not needed.
+        worker.finished.connect(thread.quit, QtCore.Qt.ConnectionType.DirectConnection)
+        thread.finished.connect(worker.deleteLater)
+        thread.finished.connect(thread.deleteLater)
+        # Signals and slots of this object, which lives in the GUI thread: queued in order, and
+        # delivered even after the thread and worker are deleted. (A plain function or lambda
+        # connected to the worker's signals is tied to the sender: its queued call can be lost
+        # when the thread is deleted first.)
+        worker.progress.connect(self.frame)
+        worker.errored.connect(self.errored)
+        thread.finished.connect(self._on_finished)
+        self.training_thread, self.worker = thread, worker
+        thread.start()
 
     def pause(self):
         if self.worker is not None:

@@ -104,15 +104,6 @@ def step(win, qtbot):
     qtbot.waitUntil(lambda: win.training_panel.status.progress.value() == win.session.done_epochs, timeout=TIMEOUT)
 
 
-def join(thread):
-    """Wait until a thread that emitted finished has wholly ended (it deletes its worker last),
-    before our references to it go. Its deleteLater may have run already: then it had."""
-    try:
-        assert thread.wait(TIMEOUT)
-    except RuntimeError:
-        pass
-
-
 def theta(win):
     return win.session.trainer.theta.copy()
 
@@ -385,10 +376,13 @@ def test_worker_throttles_and_always_sends_the_last_epochs(qtbot, monkeypatch):
         if f.gate is not None:
             f.gate.done()  # "drawn"
 
-    thread, worker = wk.start_worker(session, on_progress, done.append, lambda: done.append("end"),
-                                     tag="t", max_emits_per_s=4)
-    qtbot.waitUntil(lambda: "end" in done, timeout=TIMEOUT)
-    join(thread)
+    runner = wk.Runner()
+    runner.max_emits_per_s = 4
+    runner.frame.connect(on_progress)
+    runner.errored.connect(done.append)
+    with qtbot.waitSignal(runner.ended, timeout=TIMEOUT):
+        runner.start(session, tag="t")
+    assert not done  # no error
     assert gc.get_freeze_count() == 0  # the heap frozen while it trained is unfrozen again
     epochs = [e.epoch for f in frames for e in f.snapshot.new]
     assert epochs == list(range(1, 61))  # every epoch exactly once, in order
@@ -413,8 +407,11 @@ def test_worker_waits_for_the_gui_to_draw_each_update(qtbot, monkeypatch):
         seen.append((f.snapshot.new[-1].epoch if f.snapshot.new else None, session.trainer.epoch,
                      f.gate.is_done() if f.gate else None))
 
-    thread, worker = wk.start_worker(session, on_progress, done.append, lambda: done.append("end"),
-                                     max_emits_per_s=1e6)  # an emit after every epoch
+    runner = wk.Runner()
+    runner.max_emits_per_s = 1e6  # an emit after every epoch
+    runner.frame.connect(on_progress)
+    runner.errored.connect(done.append)
+    runner.start(session)
     for k in range(3):
         qtbot.waitUntil(lambda: len(updates) > k, timeout=TIMEOUT)
         last, trainer_epoch, gate_done = seen[k]
@@ -423,10 +420,9 @@ def test_worker_waits_for_the_gui_to_draw_each_update(qtbot, monkeypatch):
         if k < 2:
             updates[k].gate.done(0.001)    # "drawn": the worker goes on
     assert [e.epoch for f in updates for e in f.snapshot.new] == list(range(1, seen[2][0] + 1))  # all, in order
-    worker.stop()                          # wakes the waiting worker
-    qtbot.waitUntil(lambda: "end" in done, timeout=TIMEOUT)
-    join(thread)
-    assert len(updates) <= 4
+    with qtbot.waitSignal(runner.ended, timeout=TIMEOUT):
+        runner.worker.stop()               # wakes the waiting worker
+    assert len(updates) <= 4 and not done
 
 
 # --- files -----------------------------------------------------------------------------
