@@ -89,22 +89,29 @@ class TrainWorker(QtCore.QObject):
     errored = QtCore.Signal(str)
     finished = QtCore.Signal()
 
-    def __init__(self, session, tag=None, max_emits_per_s: float = MAX_EMITS_PER_S, epochs: int | None = None):
+    def __init__(self, session, tag=None, max_emits_per_s: float = MAX_EMITS_PER_S, epochs: int | None = None,
+                 pace: float | None = None):
         super().__init__()  # no parent: it is moved to its own thread
         self.session, self.tag = session, tag
         self.epochs = epochs  # train this many epochs, then end as if paused (None: until stopped)
+        # Epochs per second (None: as fast as it can). The window may set it while this trains:
+        # it is read before each epoch.
+        self.pace = pace
         self.interval = 1.0 / max_emits_per_s
         self.min_interval = max(self.interval, 1.0 / MIN_EMITS_PER_S)
         self.stop_event = threading.Event()
         self.pause_event = threading.Event()
+        self.wake = threading.Event()  # ends a wait for the next paced epoch: set by stop and pause
         self.gate = FrameGate()
 
     def stop(self):
         self.stop_event.set()
+        self.wake.set()
         self.gate.done()  # wake a worker waiting for the GUI
 
     def pause(self):
         self.pause_event.set()
+        self.wake.set()
         self.gate.done()
 
     def _emit(self, epochs, gated=False):
@@ -119,7 +126,7 @@ class TrainWorker(QtCore.QObject):
     @QtCore.Slot()
     def run(self):
         session = self.session
-        pending, last, trained = [], 0.0, 0
+        pending, last, trained, started = [], 0.0, 0, None
         try:
             while not (self.stop_event.is_set() or self.pause_event.is_set() or session.finished):
                 if not self.gate.is_done():
@@ -128,6 +135,13 @@ class TrainWorker(QtCore.QObject):
                         self.gate.done()  # no word from the GUI: train on regardless
                     last = time.monotonic()  # the spacing counts from the end of the frame
                     continue
+                pace = self.pace  # read each time: the window may change it meanwhile
+                if pace and started is not None:
+                    wait = started + 1.0 / pace - time.monotonic()
+                    if wait > 0:
+                        self.wake.wait(wait)  # pause, stop and a new pace end the wait at once
+                        continue
+                started = time.monotonic()
                 pending.append(session.step())
                 trained += 1
                 if trained == self.epochs:
@@ -195,6 +209,20 @@ class Runner(QtCore.QObject):
         self.training_thread = self.worker = None
         self.orphans = []  # (thread, worker) still running after we stopped waiting
         self.max_emits_per_s = MAX_EMITS_PER_S
+        self._pace = None  # epochs per second, None: as fast as it can
+
+    @property
+    def pace(self):
+        return self._pace
+
+    @pace.setter
+    def pace(self, epochs_per_second):
+        """Applies to the running worker too, from its next epoch."""
+        self._pace = epochs_per_second
+        if self.worker is not None and not self.stepping:
+            self.worker.pace = epochs_per_second
+            self.worker.wake.set()  # a long wait for a slow pace ends now, at the new pace
+            self.worker.wake.clear()
 
     @property
     def running(self):
@@ -211,14 +239,15 @@ class Runner(QtCore.QObject):
 
     def start(self, session, tag=None, epochs=None):
         """A worker on `session` in a new thread; `tag` comes back in every `Frame`. `epochs`: end
-        after that many epochs (a Step), else train until paused, stopped or finished."""
+        after that many epochs (a Step, at once whatever the pace), else train until paused,
+        stopped or finished, at `pace` epochs a second."""
         if sys.getswitchinterval() > SWITCH_INTERVAL:
             sys.setswitchinterval(SWITCH_INTERVAL)  # process-wide; harmless when nothing contends
         _freeze_heap()  # on the GUI thread: what the collection frees is freed here; the worker thaws
         thread = QtCore.QThread()
         thread.setObjectName("trainingThread")
         LIVE_THREADS.add(thread)
-        worker = TrainWorker(session, tag, self.max_emits_per_s, epochs)
+        worker = TrainWorker(session, tag, self.max_emits_per_s, epochs, None if epochs else self.pace)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         # Direct: quit from the worker thread itself, so a GUI thread blocked in wait() is not needed.
