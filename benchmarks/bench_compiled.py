@@ -14,7 +14,7 @@ benchmarks/results/compiled.{md,json}. With --impl it is a runner with the CLI
 of ../shared/bench/baselines.py (so run_all.py --runner works too).
 
 Impls added here:
-  compiled  micrograd.compiled.CompiledEngine.loss_and_grad + `theta -= lr * grad`
+  compiled  micrograd.compiled.CompiledEngine.loss_and_grad + losses.penalty + `theta -= lr * grad`
             (the step the harness defines: forward, loss, backward, SGD update)
   trainer   the same through micrograd.train.Trainer.step(): one full-batch epoch,
             including its per-epoch bookkeeping (metric, divergence checks, copies)
@@ -88,7 +88,10 @@ class CompiledImpl(Impl):
         self.grad = None
 
     def step(self, lr):
+        from micrograd.losses import penalty
         loss, grad, out = self.engine.loss_and_grad(self.theta, self.X, self.Y)
+        value, penalty_grad = penalty(self.theta, self.cfg.l1, self.cfg.l2)  # as Trainer.step adds it
+        loss, grad = loss + value, grad + penalty_grad
         self.theta -= lr * grad
         self.grad = grad
         acc = float(np.mean((self.y > 0) == (out[:, 0] > 0))) if self.spec["loss"] == "svm" else None

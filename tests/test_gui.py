@@ -638,7 +638,7 @@ def test_scalar_node_estimate_matches_the_value_graph(win):
     X, y = win.train_set.X, win.train_set.y
     model = win.cfg.model()
     loss = objective(model, X.tolist(), [[2 * v - 1] for v in y], win.cfg.loss, win.cfg.l1, win.cfg.l2)
-    interior = sum(1 for v in walk(loss)[0] if v._a is not None)
+    interior = sum(1 for v in walk(loss)[0] if v.parents)
     assert 0.9 * interior <= shown <= interior  # the penalty's nodes are left out of the estimate
 
 
