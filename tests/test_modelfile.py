@@ -10,6 +10,7 @@ import pytest
 from micrograd import modelfile
 from micrograd.data import make_dataset, split
 from micrograd.modelfile import ModelFileError
+from micrograd.nn import ACTIVATIONS
 from micrograd.train import Config, Epoch, Session, Trainer
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "model-format.md"
@@ -117,6 +118,19 @@ def test_evals_summary_is_saved(tmp_path):
     modelfile.save_trainer(tmp_path / "s.json", s.runs[1], ds, s.summary())
     m = modelfile.load(tmp_path / "s.json")
     assert m.metrics["summary"]["runs"] == 3 and m.metrics["run"] == 1 and m.metrics["seed"] == 1
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_every_activation_saves_loads_and_predicts(tmp_path, act):
+    ds = make_dataset("circles", 30, 0.1, 1)
+    t = Trainer(Config(layers=[4, 3, 1], activations=[act] * 3, loss="mse", epochs=2, bias_init="uniform"), ds)
+    t.step()
+    m = modelfile.load(modelfile.save_trainer(tmp_path / "m.json", t, ds))
+    assert m.activations == [act] * 3
+    ours = m.predict(ds.X)[:, 0]
+    model = m.to_mlp()
+    np.testing.assert_allclose(ours, [model(x)[0].data for x in ds.X.tolist()], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours, t.predict(ds.X)[:, 0], rtol=1e-12, atol=1e-12)
 
 
 # --- the documented numpy loader -----------------------------------------------
