@@ -18,6 +18,9 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 
+LEAKY_SLOPE = 0.01  # leaky_relu's slope below 0, PyTorch's default
+
+
 class Op(NamedTuple):
     scalar: Callable
     forward: Callable
@@ -45,6 +48,22 @@ def _relu_np(X, out=None):
 
 def _relu_grad_np(X, Y, out=None):
     return (X > 0.0).astype(float) if out is None else np.greater(X, 0.0, out=out)
+
+
+# -- leaky relu --------------------------------------------------------------------
+
+def _leaky_relu(x):
+    # NOTE: at exactly 0 the gradient is the slope, as in PyTorch (x > 0 ? 1 : slope).
+    return (x, 1.0) if x > 0 else (LEAKY_SLOPE * x, LEAKY_SLOPE)
+
+
+def _leaky_relu_np(X, out=None):
+    # max(x, slope x) is x above 0 and slope x below, for a slope under 1.
+    return np.maximum(X, LEAKY_SLOPE * X, out=out)
+
+
+def _leaky_relu_grad_np(X, Y, out=None):
+    return _put(np.where(X > 0.0, 1.0, LEAKY_SLOPE), out)
 
 
 # -- tanh ------------------------------------------------------------------------
@@ -85,6 +104,23 @@ def _sigmoid_np(X, out=None):
 def _sigmoid_grad_np(X, Y, out=None):
     out = np.subtract(1.0, Y, out=out)
     return np.multiply(Y, out, out=out)
+
+
+# -- silu (swish): x * sigmoid(x) ------------------------------------------------------
+
+def _silu(x):
+    # d/dx = s + x s (1 - s) = s (1 + x (1 - s)), with s = sigmoid(x).
+    s = _sigmoid_value(x)
+    return x * s, s * (1.0 + x * (1.0 - s))
+
+
+def _silu_np(X, out=None):
+    return np.multiply(X, _sigmoid_np(X), out=out)
+
+
+def _silu_grad_np(X, Y, out=None):
+    s = _sigmoid_np(X)
+    return np.multiply(s, 1.0 + X * (1.0 - s), out=out)
 
 
 # -- softplus: log(1 + e^x) --------------------------------------------------------
@@ -155,7 +191,9 @@ UNARY = {
     "log": Op(_log, np.log, _log_grad_np),
     "abs": Op(_abs, np.abs, _abs_grad_np),
     "linear": Op(_linear, np.positive, _linear_grad_np),  # identity; np.positive copies
+    "leaky_relu": Op(_leaky_relu, _leaky_relu_np, _leaky_relu_grad_np),
+    "silu": Op(_silu, _silu_np, _silu_grad_np),
 }
 
 # The ops a layer may use as its activation, in the order the designer lists them.
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "leaky_relu", "silu")

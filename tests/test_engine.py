@@ -103,12 +103,19 @@ def test_every_table_op_numpy_forms_match_the_scalar_form(name):
 
 def test_every_activation_is_in_the_op_table():
     assert set(ACTIVATIONS) <= set(TABLE)
-    assert {"relu", "tanh", "sigmoid", "linear"} <= set(ACTIVATIONS)
+    assert {"relu", "tanh", "sigmoid", "linear", "leaky_relu", "silu"} <= set(ACTIVATIONS)
+
+
+def test_leaky_relu_and_silu_values():
+    assert TABLE["leaky_relu"].scalar(-2.0) == (-0.02, 0.01) and TABLE["leaky_relu"].scalar(3.0) == (3.0, 1.0)
+    s = 1 / (1 + np.exp(-1.5))
+    assert TABLE["silu"].scalar(1.5) == pytest.approx((1.5 * s, s + 1.5 * s * (1 - s)), rel=1e-15)
+    assert TABLE["silu"].scalar(-800.0) == (-0.0, 0.0) and TABLE["silu"].scalar(800.0) == (800.0, 1.0)
 
 
 def test_gradients_at_exactly_zero():
-    # NOTE: relu and abs take 0 at their kink, as micrograd and PyTorch do.
-    for name, want in (("relu", 0.0), ("abs", 0.0)):
+    # NOTE: relu and abs take 0 at their kink, as micrograd and PyTorch do; leaky_relu its slope.
+    for name, want in (("relu", 0.0), ("abs", 0.0), ("leaky_relu", 0.01)):
         assert TABLE[name].scalar(0.0)[1] == want
         assert TABLE[name].derivative(np.zeros(1), np.zeros(1))[0] == want
 
