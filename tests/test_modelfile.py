@@ -145,7 +145,15 @@ def doc_loader():
     return ns["load_model"]
 
 
-@pytest.mark.parametrize("acts", [["relu", "tanh", "linear"], ["sigmoid", "linear", "tanh"]])
+def test_the_format_documents_every_activation():
+    text = DOC.read_text(encoding="utf-8")
+    field = next(line for line in text.splitlines() if line.startswith("| `architecture.layers[k].activation`"))
+    for act in ACTIVATIONS:
+        assert f"| `{act}`" in text and f"`{act}`" in field
+
+
+@pytest.mark.parametrize("acts", [["relu", "tanh", "linear"], ["sigmoid", "linear", "tanh"],
+                                  ["leaky_relu", "silu", "linear"]])
 def test_documented_numpy_loader_matches(tmp_path, acts):
     ds = make_dataset("circles", 30, 0.1, 1)
     t = Trainer(Config(layers=[4, 3, 1], activations=acts, epochs=2, bias_init="uniform"), ds)
