@@ -43,18 +43,18 @@ class Program:
     """A compiled model + per-sample loss. `bind(B)` gives the runnable program for batch size B."""
 
     def __init__(self, model, loss):
-        self.reduce = LOSSES[loss][1] if loss in LOSSES else None
-        graph = Graph(model, loss)
+        graph = Graph(model, loss)  # refuses an unknown loss
+        self.reduce = LOSSES[loss][1]  # "mean" or "sum" over the batch
         self.nparams, self.nin, self.nout = graph.nparams, graph.nin, graph.nout
         self.groups = fuse(graph)
         self.layout = Layout(graph, self.groups)
         self.nrows = self.layout.nrows
         self.theta = np.zeros(self.nparams)  # copied in each call; weight blocks are views of it
         self.theta_grad = np.zeros(self.nparams)  # written by backward
-        self._emitter = _Emitter(graph, self.layout, self.groups)
-        self.source = self._emitter.source
+        self._emitter = _Emitter(graph, self.layout)
+        self.source = self._emitter.generate(self.groups)
         self._code = compile(self.source, "<micrograd.compiled>", "exec")
-        outs = self._emitter.output_rows
+        outs = [self.layout.row(o) for o in graph.outputs]
         if outs == list(range(outs[0], outs[0] + len(outs))):
             self._output_rows = slice(outs[0], outs[0] + len(outs))
         else:
@@ -90,7 +90,7 @@ class _Emitter:
     `setup` lists (name, make(ns, batch)): how to build each named buffer once per batch size.
     """
 
-    def __init__(self, graph, layout, groups):
+    def __init__(self, graph, layout):
         self.graph, self.layout = graph, layout
         self.fwd, self.bwd, self.setup = [], [], []
         self.functions = {}  # the op table's numpy functions the code calls, by name
@@ -98,8 +98,13 @@ class _Emitter:
         self.grad_rows_written = set()  # rows of `grads` that hold a value already
         self.params_written = set()  # entries of theta_grad that hold a value already
         self.count = 0
-        self.layers = {}  # dot group -> (layer_in, weights, weights_only, param_index, contiguous, in_rows)
+        self.layers = {}  # dot group -> what its backward reads: (layer_in, weights_only, param_index,
+        #                                                          contiguous, in_rows)
         self.param_uses = {}  # parameter index -> how many neurons use it
+
+    def generate(self, groups):
+        """The source of forward(X, Y) -> summed loss and backward(seed)."""
+        graph, layout = self.graph, self.layout
         for g in groups:
             if g.kind == "dot":
                 for nd in g.members:
@@ -130,9 +135,8 @@ class _Emitter:
         if unused:
             self.constant("unused_params", np.array(unused, dtype=np.intp))
             self.bwd.append("theta_grad[unused_params] = 0.0")
-        self.output_rows = [layout.row(o) for o in graph.outputs]
-        self.source = ("def forward(X, Y):\n" + "".join(f"    {line}\n" for line in self.fwd) + "\n"
-                       + "def backward(seed):\n" + "".join(f"    {line}\n" for line in self.bwd or ["pass"]))
+        return ("def forward(X, Y):\n" + "".join(f"    {line}\n" for line in self.fwd) + "\n"
+                + "def backward(seed):\n" + "".join(f"    {line}\n" for line in self.bwd or ["pass"]))
 
     def new(self, prefix):
         self.count += 1
@@ -195,7 +199,7 @@ class _Emitter:
 
     # ---- forward -----------------------------------------------------------------
     def forward(self, group):
-        kind, k, f = group.kind, len(group.members), self.fwd
+        kind, f = group.kind, self.fwd
         out = self.block([nd.row for nd in group.members])
         if kind == "dot":
             self.forward_layer(group, out)
@@ -245,13 +249,12 @@ class _Emitter:
             self.setup.append((weights, lambda ns, batch, s=start, k=k, n=n:
                                ns["theta"][s:s + k * (n + 1)].reshape(k, n + 1)))
         else:
-            index = self.constant(self.new("index"), param_index)
             self.setup.append((weights, lambda ns, batch, k=k, n=n: np.empty((k, n + 1))))
-            f.append(f"np.take(theta, {index}, out={weights})")
+            f.append(f"np.take(theta, {self.index(param_index)}, out={weights})")
         weights_only = f"{weights}_only"
         self.setup.append((weights_only, lambda ns, batch, name=weights, n=n: ns[name][:, :n]))
         f.append(f"np.matmul({weights}, {layer_in}, out={out})")
-        self.layers[group] = (layer_in, weights, weights_only, param_index, contiguous, in_rows)
+        self.layers[group] = (layer_in, weights_only, param_index, contiguous, in_rows)
 
     # ---- backward ------------------------------------------------------------------
     def add_grad(self, rows, compute, src=None):
@@ -345,26 +348,24 @@ class _Emitter:
     def backward_layer(self, group, out_grad):
         """dW = dOut @ [inputs; ones].T (the bias gradient is its last column); dInputs = W.T @ dOut."""
         b, k = self.bwd, len(group.members)
-        layer_in, weights, weights_only, param_index, contiguous, in_rows = self.layers[group]
+        layer_in, weights_only, param_index, contiguous, in_rows = self.layers[group]
         n = len(group.detail)
         params = param_index.ravel().tolist()
-        distinct = len(set(params)) == len(params)
-        only_here = all(self.param_uses[i] == 1 for i in params)
-        if contiguous and only_here and not (set(params) & self.params_written):
+        weights_grad = self.new("weights_grad")
+        if contiguous and all(self.param_uses[i] == 1 for i in params) and not set(params) & self.params_written:
+            # these parameters are this layer's alone: write their gradient in place, a view of theta_grad
             start = int(param_index[0, 0])
-            weights_grad = self.new("weights_grad")
             self.setup.append((weights_grad, lambda ns, batch, s=start, k=k, n=n:
                                ns["theta_grad"][s:s + k * (n + 1)].reshape(k, n + 1)))
             b.append(f"np.matmul({out_grad}, {layer_in}.T, out={weights_grad})")
         else:
-            weights_grad = self.new("weights_grad")
             self.setup.append((weights_grad, lambda ns, batch, k=k, n=n: np.empty((k, n + 1))))
             b.append(f"np.matmul({out_grad}, {layer_in}.T, out={weights_grad})")
             fresh = sorted(set(params) - self.params_written)
             if fresh:
                 b.append(f"theta_grad[{self.index(fresh)}] = 0.0")
-            index = self.constant(self.new("index"), param_index)
-            b.append(f"theta_grad[{index}] += {weights_grad}" if distinct
+            index = self.index(param_index)
+            b.append(f"theta_grad[{index}] += {weights_grad}" if len(set(params)) == len(params)
                      else f"np.add.at(theta_grad, {index}, {weights_grad})")
         self.params_written.update(params)
         self.add_grad(in_rows, lambda d: b.append(f"np.matmul({weights_only}.T, {out_grad}, out={d})"))
