@@ -90,8 +90,9 @@ class CompiledImpl(Impl):
     def step(self, lr):
         from micrograd.losses import penalty
         loss, grad, out = self.engine.loss_and_grad(self.theta, self.X, self.Y)
-        value, penalty_grad = penalty(self.theta, self.cfg.l1, self.cfg.l2)  # as Trainer.step adds it
-        loss, grad = loss + value, grad + penalty_grad
+        if self.cfg.l1 or self.cfg.l2:  # as Trainer.step adds it
+            value, penalty_grad = penalty(self.theta, self.cfg.l1, self.cfg.l2)
+            loss, grad = loss + value, grad + penalty_grad
         self.theta -= lr * grad
         self.grad = grad
         acc = float(np.mean((self.y > 0) == (out[:, 0] > 0))) if self.spec["loss"] == "svm" else None

@@ -76,10 +76,8 @@ def penalty(theta, l1_weight=0.0, l2_weight=0.0):
 
     NOTE: the L1 gradient at exactly 0 is 0, as `abs` has it.
     """
-    value, grad = 0.0, np.zeros_like(theta)
-    if l2_weight:
-        value += l2_weight * float(np.dot(theta, theta))
-        grad += (2.0 * l2_weight) * theta
+    value = l2_weight * float(np.dot(theta, theta)) if l2_weight else 0.0
+    grad = (2.0 * l2_weight) * theta if l2_weight else np.zeros_like(theta)
     if l1_weight:
         value += l1_weight * float(np.add.reduce(np.abs(theta)))
         grad += l1_weight * np.sign(theta)

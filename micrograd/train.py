@@ -356,10 +356,11 @@ class Trainer:
             loss, *rest = fn(self.theta, X, Y)
         except OverflowError:
             return math.inf, None, None
-        value, grad = penalty(self.theta, self.cfg.l1, self.cfg.l2)
-        loss += value
-        if len(rest) == 2:  # loss_and_grad: (gradient, outputs)
-            rest[0] = rest[0] + grad
+        if self.cfg.l1 or self.cfg.l2:
+            value, grad = penalty(self.theta, self.cfg.l1, self.cfg.l2)
+            loss += value
+            if len(rest) == 2:  # loss_and_grad: (gradient, outputs)
+                rest[0] = rest[0] + grad
         if not math.isfinite(loss):
             return math.inf, *(None,) * len(rest)
         return loss, *rest

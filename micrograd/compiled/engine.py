@@ -85,14 +85,17 @@ class CompiledEngine:
         Y = np.asarray(Y, dtype=float).reshape(n, program.nout)
         np.copyto(program.theta, theta)
         seed = 1.0 / n if self.mean else 1.0
-        total, outs, grad = 0.0, [], np.zeros(program.nparams) if want_grad else None
+        total, outs, grad = 0.0, [], None
         for i in range(0, n, self.chunk):
             bound = program.bind(min(self.chunk, n - i))
             total += bound.forward(X[i:i + self.chunk], Y[i:i + self.chunk])
             outs.append(bound.values[bound.output_rows].T.copy())
             if want_grad:
                 bound.backward(seed)
-                grad += program.theta_grad
+                if grad is None:
+                    grad = program.theta_grad.copy()
+                else:
+                    grad += program.theta_grad
         loss = total * (1.0 / n) if self.mean else total
         out = outs[0] if len(outs) == 1 else np.concatenate(outs)
         return (loss, grad, out) if want_grad else (loss, out)
