@@ -316,7 +316,7 @@ def test_evals_view(win, qtbot):
     wait_idle(qtbot, win)
     assert win.state.finished
     assert win.evals_view.run_count() == 3
-    assert win.evals_view.table.rowCount() > 0
+    qtbot.waitUntil(lambda: win.evals_view.table.rowCount() > 0, timeout=TIMEOUT)  # drawn by a later frame
     assert win.training_panel.progress.value() == 18
     assert "run 3/3" in win.training_panel.epoch_label.text()
 
