@@ -77,7 +77,8 @@ class CompiledImpl(Impl):
     def setup(self, spec, X, y, layers):
         _studio()
         from micrograd.compiled import CompiledEngine
-        self.spec, self.cfg = spec, _config(spec)
+        from micrograd.losses import penalty
+        self.spec, self.cfg, self.penalty = spec, _config(spec), penalty
         model = self.cfg.model()
         t0 = time.perf_counter()
         self.engine = CompiledEngine(model, self.cfg)
@@ -88,10 +89,9 @@ class CompiledImpl(Impl):
         self.grad = None
 
     def step(self, lr):
-        from micrograd.losses import penalty
         loss, grad, out = self.engine.loss_and_grad(self.theta, self.X, self.Y)
         if self.cfg.l1 or self.cfg.l2:  # as Trainer.step adds it
-            value, penalty_grad = penalty(self.theta, self.cfg.l1, self.cfg.l2)
+            value, penalty_grad = self.penalty(self.theta, self.cfg.l1, self.cfg.l2)
             loss, grad = loss + value, grad + penalty_grad
         self.theta -= lr * grad
         self.grad = grad
