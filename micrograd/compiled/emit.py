@@ -119,12 +119,12 @@ class _Emitter:
         for g in groups:
             self.forward(g)
         # the per-sample loss row, summed over the batch
-        loss_row = layout.row(graph.loss)
+        loss_row = layout.row(graph.sample_loss)
         self.fwd.append(f"return float(np.add.reduce(values[{loss_row}]))")
         # backward: seed, then the groups in reverse, skipping those no gradient reaches
         self.grad_rows_written.add(loss_row)
         self.bwd.append(f"grads[{loss_row}].fill(seed)")
-        live = {graph.loss}
+        live = {graph.sample_loss}
         for g in reversed(groups):
             if not any(nd.needs_grad and nd.id in live for nd in g.members):
                 continue

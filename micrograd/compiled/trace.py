@@ -76,7 +76,7 @@ class Graph:
     """The traced sample as an IR.
 
     items: a Leaf or Node per position; nodes: the Nodes, parents first;
-    outputs, loss: positions of the model's outputs and of the per-sample loss.
+    outputs, sample_loss: positions of the model's outputs and of the per-sample loss.
     """
 
     def __init__(self, model, loss):
@@ -108,8 +108,8 @@ class Graph:
             self.items.append(node)
             self.nodes.append(node)
         self.outputs = [position[id(o)] for o in outs]
-        self.loss = position[id(term)]
-        if not self.is_node(self.loss):
+        self.sample_loss = position[id(term)]
+        if not self.is_node(self.sample_loss):
             raise Unsupported("the loss is a leaf")
 
     def is_node(self, ref):
