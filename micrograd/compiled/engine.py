@@ -80,25 +80,30 @@ class CompiledEngine:
         n = len(X)
         if n == 0:
             raise ValueError("an empty batch has no loss")
-        program = self.program
+        program, size = self.program, self.chunk
         X = np.asarray(X, dtype=float).reshape(n, program.nin)
         Y = np.asarray(Y, dtype=float).reshape(n, program.nout)
         np.copyto(program.theta, theta)
         seed = 1.0 / n if self.mean else 1.0
-        total, outs, grad = 0.0, [], None
-        for i in range(0, n, self.chunk):
-            bound = program.bind(min(self.chunk, n - i))
-            total += bound.forward(X[i:i + self.chunk], Y[i:i + self.chunk])
-            outs.append(bound.values[bound.output_rows].T.copy())
-            if want_grad:
-                bound.backward(seed)
-                if grad is None:
-                    grad = program.theta_grad.copy()
-                else:
-                    grad += program.theta_grad
+        if n <= size:  # the common case, without slicing and joining
+            total, out, grad = self._chunk(X, Y, seed, want_grad)
+        else:
+            parts = [self._chunk(X[i:i + size], Y[i:i + size], seed, want_grad) for i in range(0, n, size)]
+            total = sum(part[0] for part in parts)
+            out = np.concatenate([part[1] for part in parts])
+            grad = sum(part[2] for part in parts) if want_grad else None
         loss = total * (1.0 / n) if self.mean else total
-        out = outs[0] if len(outs) == 1 else np.concatenate(outs)
         return (loss, grad, out) if want_grad else (loss, out)
+
+    def _chunk(self, X, Y, seed, want_grad):
+        """(summed loss, outputs, gradient or None) of one chunk of the batch."""
+        bound = self.program.bind(len(X))
+        total = bound.forward(X, Y)
+        out = bound.values[bound.output_rows].T.copy()
+        if not want_grad:
+            return total, out, None
+        bound.backward(seed)
+        return total, out, self.program.theta_grad.copy()
 
     # NOTE: where the Value engine raises (exp/pow overflow, log of a non-positive
     # number) we return inf/nan, silently; the Trainer stops such a run as diverged.
