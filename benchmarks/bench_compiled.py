@@ -14,7 +14,7 @@ benchmarks/results/compiled.{md,json}. With --impl it is a runner with the CLI
 of ../shared/bench/baselines.py (so run_all.py --runner works too).
 
 Impls added here:
-  compiled  micrograd.compiled.CompiledEngine.loss_and_grad + `theta -= lr * grad`
+  compiled  micrograd.compiled.CompiledEngine.loss_and_grad + losses.penalty + `theta -= lr * grad`
             (the step the harness defines: forward, loss, backward, SGD update)
   trainer   the same through micrograd.train.Trainer.step(): one full-batch epoch,
             including its per-epoch bookkeeping (metric, divergence checks, copies)
@@ -77,7 +77,8 @@ class CompiledImpl(Impl):
     def setup(self, spec, X, y, layers):
         _studio()
         from micrograd.compiled import CompiledEngine
-        self.spec, self.cfg = spec, _config(spec)
+        from micrograd.losses import penalty
+        self.spec, self.cfg, self.penalty = spec, _config(spec), penalty
         model = self.cfg.model()
         t0 = time.perf_counter()
         self.engine = CompiledEngine(model, self.cfg)
@@ -89,6 +90,9 @@ class CompiledImpl(Impl):
 
     def step(self, lr):
         loss, grad, out = self.engine.loss_and_grad(self.theta, self.X, self.Y)
+        if self.cfg.l1 or self.cfg.l2:  # as Trainer.step adds it
+            value, penalty_grad = self.penalty(self.theta, self.cfg.l1, self.cfg.l2)
+            loss, grad = loss + value, grad + penalty_grad
         self.theta -= lr * grad
         self.grad = grad
         acc = float(np.mean((self.y > 0) == (out[:, 0] > 0))) if self.spec["loss"] == "svm" else None

@@ -10,29 +10,71 @@ every node a reference cycle, so only Python's cyclic collector frees a graph
 parents, a graph is acyclic, and reference counting frees it the moment the
 last handle goes away.
 """
-import math
 from operator import mul
+
+from .ops import UNARY
 
 
 class Value:
-    """A scalar, the parents it was computed from, and d(self)/d(parent) for each."""
+    """A scalar, the parents it was computed from, and d(self)/d(parent) for each.
+
+    The graph, read-only (for drawing, the compiler and tests):
+      op           the op that made this node: "" for a leaf; "+" (x + y and x + c), "*"
+                   (x * y and x * c), "**", a name from `micrograd.ops.UNARY` ("relu",
+                   "tanh", ...), "dot" or "sum"
+      parents      the Values it was computed from, a tuple
+      local_grads  d(self)/d(parent) for each parent, floats aligned with `parents`
+      const        the constant of x + c and x * c (a float) and of x ** k (k as given);
+                   for a `dot` over number inputs, those inputs (a tuple); else None
+    A `dot`'s parents are its weights w0..w(n-1), then its inputs x0..x(n-1) if they are
+    Values, then its bias b. A parent used twice (x * x) is listed twice.
+
+    The unary ops (relu, tanh, sigmoid, softplus, exp, log, abs, ...) are methods made from
+    the op table, `micrograd.ops.UNARY`, at import.
+    """
 
     # Parents and d(self)/d(parent): the first two in slots (_a, _da), (_b, _db),
     # any more (dot, total) in `_rest` as a flat tuple (p, d, p, d, ...). A leaf has
     # _a None. Slots rather than a tuple per node: one object per node, not two, for
-    # the cyclic collector to count and walk (W4's build: 79 -> 67 ms).
-    __slots__ = ("data", "grad", "_a", "_da", "_b", "_db", "_rest", "_op", "label")
+    # the cyclic collector to count and walk (W4's build: 79 -> 67 ms). `_const` is
+    # set only by the ops that have a constant, and read through `const`.
+    __slots__ = ("data", "grad", "_a", "_da", "_b", "_db", "_rest", "_name", "_const", "label")
 
     def __init__(self, data, label=""):
         self.data = float(data)
         self.grad = 0.0
         self._a = self._b = None
-        self._op = ""
+        self._name = ""
         self.label = label
+
+    # -- the graph ---------------------------------------------------------------
+
+    @property
+    def op(self):
+        return self._name
 
     @property
     def parents(self):
-        return _pairs(self)[::2]
+        if self._a is None:
+            return ()
+        if self._b is None:
+            return (self._a,)
+        return (self._a, self._b, *self._rest[::2])
+
+    @property
+    def local_grads(self):
+        if self._a is None:
+            return ()
+        if self._b is None:
+            return (self._da,)
+        return (self._da, self._db, *self._rest[1::2])
+
+    @property
+    def const(self):
+        try:
+            return self._const
+        except AttributeError:  # not set: the op has no constant
+            return None
 
     # -- primitives: output, parents, local derivatives ------------------------
 
@@ -40,16 +82,18 @@ class Value:
         if isinstance(other, Value):
             return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
         if isinstance(other, (int, float)):
-            # The op names the constant: the local derivative (1) does not
-            # keep it, and a drawing or the compiler needs it.
-            return _node(self.data + other, f"+{float(other)!r}", self, 1.0)
+            v = _node(self.data + other, "+", self, 1.0)
+            v._const = float(other)  # the local derivative (1) does not keep it
+            return v
         return NotImplemented
 
     def __mul__(self, other):
         if isinstance(other, Value):
             return _node(self.data * other.data, "*", self, other.data, other, self.data)
         if isinstance(other, (int, float)):
-            return _node(self.data * other, "*", self, float(other))
+            v = _node(self.data * other, "*", self, float(other))
+            v._const = float(other)
+            return v
         return NotImplemented
 
     def __pow__(self, k):
@@ -65,54 +109,9 @@ class Value:
             raise OverflowError(f"pow: {x} ** {k} overflows float64") from None
         if isinstance(out, complex):
             raise ValueError(f"pow: {x} ** {k} is not a real number")
-        return _node(float(out), f"**{k}", self, float(local))
-
-    def relu(self):
-        # NOTE: the gradient at exactly 0 is taken as 0, as in micrograd and PyTorch.
-        x = self.data
-        return _node(x if x > 0 else 0.0, "relu", self, 1.0 if x > 0 else 0.0)
-
-    def tanh(self):
-        # math.tanh saturates to +-1 for any finite input; the blog's
-        # (exp(2x)-1)/(exp(2x)+1) overflows from x = 355.
-        t = math.tanh(self.data)
-        return _node(t, "tanh", self, 1.0 - t * t)
-
-    def sigmoid(self):
-        # exp of a non-positive number only, so it never overflows.
-        x = self.data
-        if x >= 0:
-            s = 1.0 / (1.0 + math.exp(-x))
-        else:
-            z = math.exp(x)
-            s = z / (1.0 + z)
-        return _node(s, "sigmoid", self, s * (1.0 - s))
-
-    def softplus(self):
-        # log(1 + e^x) as max(x, 0) + log1p(e^-|x|): exact and finite for any
-        # finite x. The derivative is sigmoid(x).
-        x = self.data
-        z = math.exp(-abs(x))
-        s = 1.0 / (1.0 + z) if x >= 0 else z / (1.0 + z)
-        return _node(max(x, 0.0) + math.log1p(z), "softplus", self, s)
-
-    def exp(self):
-        try:
-            e = math.exp(self.data)
-        except OverflowError:
-            raise OverflowError(f"exp: exp({self.data}) overflows float64") from None
-        return _node(e, "exp", self, e)
-
-    def log(self):
-        x = self.data
-        if x <= 0:
-            raise ValueError(f"log: log({x}) is undefined (needs a positive value)")
-        return _node(math.log(x), "log", self, 1.0 / x)
-
-    def __abs__(self):
-        # NOTE: like relu, the gradient at exactly 0 is taken as 0.
-        x = self.data
-        return _node(abs(x), "abs", self, float((x > 0) - (x < 0)))
+        v = _node(float(out), "**", self, float(local))
+        v._const = k
+        return v
 
     # -- derived ops: one line each on top of the primitives --------------------
 
@@ -170,6 +169,24 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad}{label})"
 
 
+def _unary(name, scalar):
+    """The `Value` method for a unary op of the table: output and local derivative from `scalar`."""
+    def method(self):
+        y, d = scalar(self.data)
+        return _node(y, name, self, d)
+    method.__name__, method.__qualname__ = name, f"Value.{name}"
+    method.__doc__ = f"{name}(self), as `micrograd.ops.UNARY[{name!r}]` computes it."
+    return method
+
+
+def _attach_unary_ops():
+    for name, op in UNARY.items():
+        setattr(Value, name, _unary(name, op.scalar))
+    Value.__abs__ = Value.abs
+
+
+_attach_unary_ops()
+
 _new = object.__new__
 
 
@@ -187,7 +204,7 @@ def _node(data, op, a, da, b=None, db=0.0, rest=()):
     v._b = b
     v._db = db
     v._rest = rest
-    v._op = op
+    v._name = op
     v.label = ""
     return v
 
@@ -197,15 +214,6 @@ def _many(data, op, pairs):
     if len(pairs) == 2:
         return _node(data, op, pairs[0], pairs[1])
     return _node(data, op, *pairs[:4], tuple(pairs[4:]))
-
-
-def _pairs(v):
-    """A node's parents and local derivatives as one flat tuple (p, d, p, d, ...)."""
-    if v._a is None:
-        return ()
-    if v._b is None:
-        return (v._a, v._da)
-    return (v._a, v._da, v._b, v._db, *v._rest)
 
 
 def dot(w, x, b):
@@ -231,7 +239,10 @@ def dot(w, x, b):
         prev[2 * n : 4 * n : 2] = x
         prev[2 * n + 1 : 4 * n : 2] = wd
     prev[-2] = b
-    return _many(sum(map(mul, wd, xd), b.data), "dot", prev)
+    out = _many(sum(map(mul, wd, xd), b.data), "dot", prev)
+    if not x_tracked:
+        out._const = tuple(xd)
+    return out
 
 
 def total(values):
@@ -285,7 +296,7 @@ def _interior_topo(root):
 def walk(root):
     """Every node reachable from root (parents first) and every edge (parent, child).
 
-    For drawing: each node carries `_op`, `data`, `grad` and `label`.
+    For drawing: each node carries `op` (and `const`), `data`, `grad` and `label`.
     """
     nodes, edges, seen = [], [], {root}
     stack = [root]
@@ -314,13 +325,19 @@ def to_dot(root, rankdir="LR"):
         n = ids[id(v)]
         label = f"{_dot_escape(v.label)} | " if v.label else ""
         lines.append(f'  {n} [label="{{ {label}data {v.data:.4f} | grad {v.grad:.4f} }}"];')
-        if v._op:
-            lines.append(f'  {n}_op [label="{_dot_escape(v._op)}", shape=circle];')
+        if v.op:
+            lines.append(f'  {n}_op [label="{_dot_escape(_op_label(v))}", shape=circle];')
             lines.append(f"  {n}_op -> {n};")
     for p, v in edges:
         lines.append(f"  {ids[id(p)]} -> {ids[id(v)]}_op;")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _op_label(v):
+    """The op as drawn: with its constant when it is one number ("+2.0", "*-1.0", "**2")."""
+    c = v.const
+    return v.op if c is None or isinstance(c, tuple) else f"{v.op}{c!r}"
 
 
 def _dot_escape(text):

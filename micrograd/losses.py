@@ -1,8 +1,13 @@
-"""Losses: a per-sample term plus how the terms over a batch combine.
+"""Losses: a per-sample term plus how the terms over a batch combine; the L1/L2 penalties.
 
 Defining each loss per sample is what lets the compiler trace one sample's
-graph and replay it over a whole batch.
+graph and replay it over a whole batch. The penalties involve only the
+parameters: `l1`, `l2`, `penalized` and `objective` build them as `Value`s for
+scripts; the training loop adds `penalty` on its flat parameter vector instead,
+the same for every engine.
 """
+import numpy as np
+
 from .engine import total
 
 
@@ -66,3 +71,16 @@ def penalized(data_loss, params, l1_weight=0.0, l2_weight=0.0):
     return data_loss
 
 
+def penalty(theta, l1_weight=0.0, l2_weight=0.0):
+    """(l2_weight * sum(theta^2) + l1_weight * sum(|theta|), its gradient) for a parameter vector.
+
+    NOTE: the L1 gradient at exactly 0 is 0, as `abs` has it. Huge parameters give an inf
+    value (the trainer's divergence), not a numpy warning.
+    """
+    with np.errstate(over="ignore"):
+        value = l2_weight * float(np.dot(theta, theta)) if l2_weight else 0.0
+    grad = (2.0 * l2_weight) * theta if l2_weight else np.zeros_like(theta)
+    if l1_weight:
+        value += l1_weight * float(np.add.reduce(np.abs(theta)))
+        grad += l1_weight * np.sign(theta)
+    return value, grad

@@ -8,8 +8,7 @@ has its own activation, and every model draws its initial weights from its own
 import random
 
 from .engine import Value, dot
-
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+from .ops import ACTIVATIONS  # the window, the command line and the model file read it from here
 BIAS_INITS = ("zero", "uniform")  # micrograd's 0, or the blog's U(-1, 1)
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from .history import Epoch, History
-from .losses import LOSSES, batch_loss, penalized
+from .losses import LOSSES, batch_loss, penalty
 from .optim import OPTIMIZERS, Schedule
 
 # Stop reasons, as shown to the user.
@@ -39,7 +39,10 @@ def gc_paused():
 
 
 class ValueEngine:
-    """The reference engine: builds the `Value` graph of every sample, every step."""
+    """The reference engine: builds the `Value` graph of every sample, every step.
+
+    Like every engine it gives the data loss; the Trainer adds the penalties on theta.
+    """
 
     name = "value"
     fallback_reason = None
@@ -52,17 +55,17 @@ class ValueEngine:
         for p, v in zip(self.params, theta.tolist()):
             p.data = v
         outs = [self.model(x) for x in X.tolist()]
-        obj = penalized(batch_loss(self.cfg.loss, outs, Y.tolist()), self.params, self.cfg.l1, self.cfg.l2)
+        obj = batch_loss(self.cfg.loss, outs, Y.tolist())
         return obj, np.array([[o.data for o in out] for out in outs])
 
     def loss(self, theta, X, Y):
-        """(objective, outputs (n, outputs)) at theta, no gradient."""
+        """(data loss, outputs (n, outputs)) at theta, no gradient."""
         with gc_paused():
             obj, outs = self._forward(theta, X, Y)
             return obj.data, outs
 
     def loss_and_grad(self, theta, X, Y):
-        """(objective, d objective / d theta, outputs) at theta."""
+        """(data loss, d loss / d theta, outputs) at theta."""
         with gc_paused():
             obj, outs = self._forward(theta, X, Y)
             self.model.zero_grad()
@@ -213,15 +216,22 @@ class Trainer:
         return rec
 
     def _guarded(self, fn, X, Y):
-        """fn(theta, X, Y) with a non-finite loss, or the Value engine's OverflowError,
-        turned into (inf, None, None): the caller treats that as divergence."""
+        """fn(theta, X, Y) plus the L1/L2 penalty, with a non-finite loss, or the Value
+        engine's OverflowError, turned into (inf, None, None): the caller treats that as
+        divergence. The engines leave the penalty out: it involves only theta, so it is
+        added here, once, the same for both."""
         try:
-            result = fn(self.theta, X, Y)
+            loss, *rest = fn(self.theta, X, Y)
         except OverflowError:
             return math.inf, None, None
-        if not math.isfinite(result[0]):
-            return math.inf, *(None,) * (len(result) - 1)
-        return result
+        if self.cfg.l1 or self.cfg.l2:
+            value, grad = penalty(self.theta, self.cfg.l1, self.cfg.l2)
+            loss += value
+            if len(rest) == 2:  # loss_and_grad: (gradient, outputs)
+                rest[0] = rest[0] + grad
+        if not math.isfinite(loss):
+            return math.inf, *(None,) * len(rest)
+        return loss, *rest
 
     def weights(self):
         """Per layer (W [outputs][inputs], b [outputs]) as numpy arrays, cut from a flat vector."""

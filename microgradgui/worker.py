@@ -136,12 +136,12 @@ class TrainWorker(QtCore.QObject):
                     last = time.monotonic()  # the spacing counts from the end of the frame
                     continue
                 pace = self.pace  # read each time: the window may change it meanwhile
-                if pace and started is not None:
-                    wait = started + 1.0 / pace - time.monotonic()
-                    if wait > 0:
-                        self.wake.wait(wait)  # pause, stop and a new pace end the wait at once
+                if pace:
+                    now = time.monotonic()
+                    if started is not None and started + 1.0 / pace > now:
+                        self.wake.wait(started + 1.0 / pace - now)  # pause, stop, a new pace end it
                         continue
-                started = time.monotonic()
+                    started = now
                 pending.append(session.step())
                 trained += 1
                 if trained == self.epochs:

@@ -13,6 +13,7 @@ import pytest
 from micrograd import cli, modelfile
 from micrograd.data import make_dataset
 from micrograd.config import Config
+from micrograd.nn import ACTIVATIONS
 from micrograd.train import STOPPED, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,6 +149,16 @@ def test_per_layer_activations(capsys, tmp_path):
                          "--quiet", "--out", tmp_path / "a.json")
     assert rc == 0, err
     assert modelfile.load(tmp_path / "a.json").config.activations == ["relu", "tanh", "sigmoid"]
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_every_activation_trains_and_predicts(capsys, tmp_path, act):
+    rc, _, err = run_cli(capsys, "train", "--samples", "20", "--epochs", "2", "--layers", "4",
+                         "--activation", act, "--loss", "mse", "--quiet", "--out", tmp_path / "a.json")
+    assert rc == 0, err
+    assert modelfile.load(tmp_path / "a.json").config.activations == [act, "linear"]
+    rc, out, err = run_cli(capsys, "predict", tmp_path / "a.json", "--x", "0.5,-0.2")
+    assert rc == 0, err
 
 
 def test_ctrl_c_stops_gracefully_and_still_saves(capsys, tmp_path, monkeypatch):

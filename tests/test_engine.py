@@ -4,8 +4,11 @@ import gc
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
+import numpy as np
+
 from micrograd import MLP, Value, dot, to_dot, total, walk
-from micrograd.losses import LOSSES, l1, l2, objective
+from micrograd.losses import LOSSES, l1, l2, objective, penalty
+from micrograd.ops import ACTIVATIONS, UNARY as TABLE
 
 H = 1e-6
 
@@ -58,6 +61,63 @@ def test_unary_ops_match_finite_differences(name):
     for x in points:
         # relative step: the function is smooth on the scale of |x|
         check(lambda v: f(v[0]), [x], rel=1e-6, abs_=1e-6 * max(1.0, abs(f(Value(x)).data)))
+
+
+# Where each table op is checked: 0-adjacent, moderate, large and negative points in its domain.
+TABLE_POINTS = {
+    "exp": [-30.0, -1.0, -1e-3, 1e-3, 1.0, 5.0, 30.0],
+    "log": [1e-3, 0.5, 1.0, 7.0, 1e6],
+}
+
+
+def table_points(name):
+    return TABLE_POINTS.get(name, POINTS)
+
+
+@pytest.mark.parametrize("name", TABLE)
+def test_every_table_op_matches_finite_differences(name):
+    scalar = TABLE[name].scalar
+    for x in table_points(name):
+        y, d = scalar(x)
+        h = 1e-6 * max(1.0, abs(x))
+        numeric = (scalar(x + h)[0] - scalar(x - h)[0]) / (2 * h)
+        assert d == pytest.approx(numeric, rel=1e-6, abs=1e-6 * max(1.0, abs(y)))
+        v = Value(x)
+        out = getattr(v, name)()  # the Value method is the table's scalar form
+        out.backward()
+        assert (out.data, v.grad, out.op, out.parents) == (y, d, name, (v,))
+
+
+@pytest.mark.parametrize("name", TABLE)
+def test_every_table_op_numpy_forms_match_the_scalar_form(name):
+    xs = np.array([*table_points(name), *(() if name in TABLE_POINTS else (0.0, -0.0, -800.0, 800.0))])
+    ys, ds = np.array([TABLE[name].scalar(float(x)) for x in xs]).T
+    op = TABLE[name]
+    np.testing.assert_allclose(op.forward(xs), ys, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(op.derivative(xs, ys), ds, rtol=1e-14, atol=0)
+    out, grad_out = np.empty_like(xs), np.empty_like(xs)  # numpy's `out` convention: written, returned
+    assert op.forward(xs, out=out) is out and op.derivative(xs, ys, out=grad_out) is grad_out
+    np.testing.assert_array_equal(out, op.forward(xs))
+    np.testing.assert_array_equal(grad_out, op.derivative(xs, ys))
+
+
+def test_every_activation_is_in_the_op_table():
+    assert set(ACTIVATIONS) <= set(TABLE)
+    assert {"relu", "tanh", "sigmoid", "linear", "leaky_relu", "silu"} <= set(ACTIVATIONS)
+
+
+def test_leaky_relu_and_silu_values():
+    assert TABLE["leaky_relu"].scalar(-2.0) == (-0.02, 0.01) and TABLE["leaky_relu"].scalar(3.0) == (3.0, 1.0)
+    s = 1 / (1 + np.exp(-1.5))
+    assert TABLE["silu"].scalar(1.5) == pytest.approx((1.5 * s, s + 1.5 * s * (1 - s)), rel=1e-15)
+    assert TABLE["silu"].scalar(-800.0) == (-0.0, 0.0) and TABLE["silu"].scalar(800.0) == (800.0, 1.0)
+
+
+def test_gradients_at_exactly_zero():
+    # NOTE: relu and abs take 0 at their kink, as micrograd and PyTorch do; leaky_relu its slope.
+    for name, want in (("relu", 0.0), ("abs", 0.0), ("leaky_relu", 0.01)):
+        assert TABLE[name].scalar(0.0)[1] == want
+        assert TABLE[name].derivative(np.zeros(1), np.zeros(1))[0] == want
 
 
 BINARY = {
@@ -164,7 +224,7 @@ def test_a_finished_step_leaves_nothing_for_the_cyclic_collector():
         gc.enable()
 
 
-@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "linear"])
+@pytest.mark.parametrize("act", ACTIVATIONS)
 def test_mlp_gradients_match_finite_differences(act):
     model = MLP(3, [4, 3, 2], [act, act, act], bias_init="uniform", seed=11)
     X, ys = [[0.3, -0.7, 1.1], [-1.2, 0.4, 0.05]], [[0.5, -1.0], [1.0, 0.2]]
@@ -193,6 +253,17 @@ def test_every_loss_matches_finite_differences(name):
 
 def test_penalties_match_finite_differences():
     check(lambda v: l1(v) * 0.5 + l2(v) * 3, [0.7, -0.2, 1.5])
+
+
+@pytest.mark.parametrize("l1_weight,l2_weight", [(0.0, 0.0), (0.5, 0.0), (0.0, 3.0), (0.5, 3.0)])
+def test_numpy_penalty_is_the_value_penalty(l1_weight, l2_weight):
+    theta = [0.7, -0.2, 1.5, 0.0]
+    params = [Value(t) for t in theta]
+    value = l1(params) * l1_weight + l2(params) * l2_weight
+    value.backward()
+    ours, grad = penalty(np.array(theta), l1_weight, l2_weight)
+    assert ours == pytest.approx(value.data, rel=1e-15)
+    np.testing.assert_allclose(grad, [p.grad for p in params], rtol=1e-15)
 
 
 def test_bce_is_finite_for_huge_logits():
@@ -234,6 +305,49 @@ def test_bad_activation_is_refused():
         MLP(2, [3, 1], ["gelu", "linear"])
 
 
+def test_graph_api():
+    x, y = Value(2.0), Value(-3.0)
+    assert (x.op, x.parents, x.local_grads, x.const) == ("", (), (), None)
+    cases = [  # node, op, parents, local grads, const
+        (x + y, "+", (x, y), (1.0, 1.0), None),
+        (x + 2, "+", (x,), (1.0,), 2.0),
+        (x * y, "*", (x, y), (-3.0, 2.0), None),
+        (x * x, "*", (x, x), (2.0, 2.0), None),
+        (-x, "*", (x,), (-1.0,), -1.0),
+        (x**3, "**", (x,), (12.0,), 3),
+        (x.tanh(), "tanh", (x,), (x.tanh().local_grads[0],), None),
+        (total([x, y, x]), "sum", (x, y, x), (1.0, 1.0, 1.0), None),
+    ]
+    for v, op, parents, local_grads, const in cases:
+        assert (v.op, v.parents, v.local_grads, v.const) == (op, parents, local_grads, const)
+    # dot: the weights, then the inputs (when they are Values), then the bias
+    w, b = [Value(0.5), Value(-1.5)], Value(0.25)
+    xs = [Value(3.0), Value(4.0)]
+    v = dot(w, xs, b)
+    assert v.op == "dot" and v.parents == (*w, *xs, b) and v.const is None
+    assert v.local_grads == (3.0, 4.0, 0.5, -1.5, 1.0)
+    v = dot(w, [3.0, 4.0], b)
+    assert v.parents == (*w, b) and v.local_grads == (3.0, 4.0, 1.0) and v.const == (3.0, 4.0)
+
+
+def test_no_module_reads_the_engines_private_names():
+    """Private stays private: outside engine.py nothing reads a Value's slots or the engine's _names."""
+    import ast
+    from pathlib import Path
+
+    slots = {"_a", "_da", "_b", "_db", "_rest"}  # the parent slots; `_name`/`_const` are too common a name
+    root = Path(__file__).resolve().parents[1]
+    for path in [*root.glob("micrograd/**/*.py"), *root.glob("tests/*.py")]:
+        if path.name == "engine.py" and path.parent.name == "micrograd":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in slots, f"{path.name}:{node.lineno} reads .{node.attr}"
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("engine"):
+                assert all(not a.name.startswith("_") for a in node.names), f"{path.name}:{node.lineno}"
+
+
 def test_walk_and_dot_export():
     a, b = Value(2.0, label="a"), Value(-3.0, label="b")
     c = a * b
@@ -246,6 +360,9 @@ def test_walk_and_dot_export():
     text = to_dot(d)
     assert text.startswith("digraph") and text.count("->") == 5 + 3
     assert "a | data 2.0000 | grad" in text and "tanh" in text
+    # a constant shows with its op
+    text = to_dot((a + 2) ** 2 * 0.5)
+    assert 'label="+2.0"' in text and 'label="**2"' in text and 'label="*0.5"' in text
 
 
 # -- random expression graphs that reuse subexpressions -----------------------------
@@ -301,7 +418,7 @@ def test_random_graphs_match_finite_differences(xs, program):
         assert leaf.grad == pytest.approx(n, rel=1e-5, abs=1e-5)
 
 
-@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "linear"])
+@pytest.mark.parametrize("act", ACTIVATIONS)
 def test_numpy_predict_matches_the_value_engine(act):
     from micrograd.predict import predict
 

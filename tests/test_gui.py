@@ -641,6 +641,16 @@ def test_save_plot_as_png(win, qtbot, tmp_path, key):
     assert not win.dialogs.errors
 
 
+def test_activation_combos_offer_every_activation(win):
+    from micrograd.nn import ACTIVATIONS
+
+    for name in ("activationCombo0", "outputActivationCombo"):
+        combo = win.findChild(QtWidgets.QComboBox, name)
+        assert [combo.itemText(i) for i in range(combo.count())] == list(ACTIVATIONS)
+    win.findChild(QtWidgets.QComboBox, "activationCombo0").setCurrentText(ACTIVATIONS[-1])
+    assert win.session.config.activations[0] == ACTIVATIONS[-1]
+
+
 def test_scalar_node_estimate_matches_the_value_graph(win):
     """The designer's node count is the graph the reference engine really builds per step."""
     import re

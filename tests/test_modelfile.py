@@ -11,6 +11,7 @@ from micrograd import modelfile
 from micrograd.data import make_dataset, split
 from micrograd.modelfile import ModelFileError
 from micrograd.config import Config, DataSpec
+from micrograd.nn import ACTIVATIONS
 from micrograd.session import Session
 from micrograd.train import Epoch, Trainer
 
@@ -121,6 +122,19 @@ def test_evals_summary_is_saved(tmp_path):
     assert m.metrics["summary"]["runs"] == 3 and m.metrics["run"] == 1 and m.metrics["seed"] == 1
 
 
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_every_activation_saves_loads_and_predicts(tmp_path, act):
+    ds = make_dataset("circles", 30, 0.1, 1)
+    t = Trainer(Config(layers=[4, 3, 1], activations=[act] * 3, loss="mse", epochs=2, bias_init="uniform"), ds)
+    t.step()
+    m = modelfile.load(modelfile.save_trainer(tmp_path / "m.json", t, ds))
+    assert m.activations == [act] * 3
+    ours = m.predict(ds.X)[:, 0]
+    model = m.to_mlp()
+    np.testing.assert_allclose(ours, [model(x)[0].data for x in ds.X.tolist()], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours, t.predict(ds.X)[:, 0], rtol=1e-12, atol=1e-12)
+
+
 # --- the documented numpy loader -----------------------------------------------
 
 def doc_loader():
@@ -133,7 +147,15 @@ def doc_loader():
     return ns["load_model"]
 
 
-@pytest.mark.parametrize("acts", [["relu", "tanh", "linear"], ["sigmoid", "linear", "tanh"]])
+def test_the_format_documents_every_activation():
+    text = DOC.read_text(encoding="utf-8")
+    field = next(line for line in text.splitlines() if line.startswith("| `architecture.layers[k].activation`"))
+    for act in ACTIVATIONS:
+        assert f"| `{act}`" in text and f"`{act}`" in field
+
+
+@pytest.mark.parametrize("acts", [["relu", "tanh", "linear"], ["sigmoid", "linear", "tanh"],
+                                  ["leaky_relu", "silu", "linear"]])
 def test_documented_numpy_loader_matches(tmp_path, acts):
     ds = make_dataset("circles", 30, 0.1, 1)
     t = Trainer(Config(layers=[4, 3, 1], activations=acts, epochs=2, bias_init="uniform"), ds)

@@ -1,0 +1,118 @@
+"""`CompiledEngine`: the compiled program behind `train.ValueEngine`'s interface, on one BLAS thread."""
+from contextlib import contextmanager
+
+import numpy as np
+
+from .emit import Program
+
+CHUNK_BYTES = 64 << 20  # per-chunk budget for the row buffers; bigger batches run in chunks
+
+
+def _find_blas():
+    """(get, set) of OpenBLAS's thread count, found in the loaded libraries, or None.
+
+    NOTE: on a 2-core machine shared with other work, a multi-threaded OpenBLAS
+    stalls 10x on our small matrices (a 64x65 @ 65x2000 product: 15 ms instead of
+    0.6). The engine computes on one thread, like the torch1 baseline, and leaves
+    the other core to the GUI.
+    """
+    import ctypes
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
+    except OSError:
+        return None
+    for path in sorted(libs):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", ""), ("scipy_openblas", "")):
+            try:
+                get = getattr(lib, f"{prefix}_get_num_threads{suffix}")
+                put = getattr(lib, f"{prefix}_set_num_threads{suffix}")
+            except AttributeError:
+                continue
+            get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
+            return get, put
+    return None
+
+
+_BLAS = _find_blas()
+
+
+@contextmanager
+def one_blas_thread():
+    """Run the block with OpenBLAS on one thread (no-op where it cannot be found)."""
+    if _BLAS is None:
+        yield
+        return
+    get, put = _BLAS
+    n = get()
+    if n == 1:
+        yield
+        return
+    put(1)
+    try:
+        yield
+    finally:
+        put(n)
+
+
+class CompiledEngine:
+    """Same interface as `train.ValueEngine`: loss(theta, X, Y), loss_and_grad(theta, X, Y).
+
+    Compiles in the constructor (raises `Unsupported` for what it cannot handle);
+    recompile (make a new engine) only when the architecture or loss changes. Like
+    every engine it gives the data loss; the Trainer adds the penalties on theta.
+    """
+
+    name = "compiled"
+    fallback_reason = None
+
+    def __init__(self, model, cfg):
+        self.model, self.cfg = model, cfg
+        self.program = Program(model, cfg.loss)
+        self.chunk = max(64, CHUNK_BYTES // (8 * 3 * max(self.program.nrows, 1)))
+        self.mean = self.program.reduce == "mean"
+
+    def _run(self, theta, X, Y, want_grad):
+        n = len(X)
+        if n == 0:
+            raise ValueError("an empty batch has no loss")
+        program, size = self.program, self.chunk
+        X = np.asarray(X, dtype=float).reshape(n, program.nin)
+        Y = np.asarray(Y, dtype=float).reshape(n, program.nout)
+        np.copyto(program.theta, theta)
+        seed = 1.0 / n if self.mean else 1.0
+        if n <= size:  # the common case, without slicing and joining
+            total, out, grad = self._chunk(X, Y, seed, want_grad)
+        else:
+            parts = [self._chunk(X[i:i + size], Y[i:i + size], seed, want_grad) for i in range(0, n, size)]
+            total = sum(part[0] for part in parts)
+            out = np.concatenate([part[1] for part in parts])
+            grad = sum(part[2] for part in parts) if want_grad else None
+        loss = total * (1.0 / n) if self.mean else total
+        return (loss, grad, out) if want_grad else (loss, out)
+
+    def _chunk(self, X, Y, seed, want_grad):
+        """(summed loss, outputs, gradient or None) of one chunk of the batch."""
+        bound = self.program.bind(len(X))
+        total = bound.forward(X, Y)
+        out = bound.values[bound.output_rows].T.copy()
+        if not want_grad:
+            return total, out, None
+        bound.backward(seed)
+        return total, out, self.program.theta_grad.copy()
+
+    # NOTE: where the Value engine raises (exp/pow overflow, log of a non-positive
+    # number) we return inf/nan, silently; the Trainer stops such a run as diverged.
+    def loss(self, theta, X, Y):
+        """(data loss, outputs (n, outputs)) at theta, no gradient."""
+        with one_blas_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._run(theta, X, Y, False)
+
+    def loss_and_grad(self, theta, X, Y):
+        """(data loss, d loss / d theta, outputs) at theta."""
+        with one_blas_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._run(theta, X, Y, True)
