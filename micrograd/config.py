@@ -85,7 +85,7 @@ class Config:
     l1: float = 0.0
     l2: float = 1e-4
     batch_size: int = 0  # 0: the full batch
-    epochs: int = 100
+    epochs: int = 100  # per run; 0: until stopped (one run only)
     tolerance: float = 0.0  # stop once the train loss is at or below it; 0: never
     evals: int = 1
     seed: int = 0
@@ -133,9 +133,10 @@ class Config:
         check(0 <= self.l1 <= 10, "l1", "must be in [0, 10]")
         check(0 <= self.l2 <= 10, "l2", "must be in [0, 10]")
         check(0 <= self.batch_size <= 1_000_000, "batch_size", "must be 0 (full batch) or a positive size")
-        check(1 <= self.epochs <= MAX_EPOCHS, "epochs", f"must be 1..{MAX_EPOCHS}")
+        check(0 <= self.epochs <= MAX_EPOCHS, "epochs", f"must be 0 (until stopped) or 1..{MAX_EPOCHS}")
         check(self.tolerance >= 0, "tolerance", "must not be negative")
         check(1 <= self.evals <= MAX_EVALS, "evals", f"must be 1..{MAX_EVALS}")
+        check(self.epochs or self.evals == 1, "evals", "must be 1 when a run trains until stopped (epochs 0)")
         check(0 <= self.seed <= MAX_SEED, "seed", f"must be in [0, {MAX_SEED}]")
         check(self.engine in ENGINES, "engine", f"must be one of {ENGINES}")
 

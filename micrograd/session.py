@@ -16,6 +16,7 @@ No Qt here. One thread at a time may call a session's methods; `edit(lr=...)` is
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -23,7 +24,8 @@ import numpy as np
 
 from . import modelfile
 from .config import Config, DataSpec, for_task
-from .train import Trainer, summarize
+from .history import Epoch, History
+from .train import EXHAUSTED, STOPPED, TOLERANCE, Trainer, summarize
 
 CONTINUE = "continue"  # the current run goes on with the new settings
 RESTART = "restart"    # the session starts again from its initial weights
@@ -81,16 +83,21 @@ class Snapshot:
 class Session:
     """`Session(config, data)`: train `config.evals` runs on `data`, one epoch per `step()`."""
 
-    def __init__(self, config=None, data=None, *, weights=None, loaded=None):
+    def __init__(self, config=None, data=None, *, weights=None, loaded=None, past=()):
         """`weights`: per-layer (W, b) the first run starts from instead of the seed's (an
-        imported model). `loaded`: the (dataset, train, test) of `data`, if already loaded.
-        Raises ValueError (naming the setting) if the settings do not fit the data."""
+        imported model), and `past` the Epochs that led to them (the run goes on from there; a
+        restart goes back to epoch 0 from the same weights). `loaded`: the (dataset, train,
+        test) of `data`, if already loaded. Raises ValueError (naming the setting) if the
+        settings do not fit the data."""
         self.config = Config() if config is None else Config.from_dict(config.to_dict())
         self.data = DataSpec() if data is None else data
         self.dataset, self.train, self.test = loaded if loaded is not None else self.data.load()
         self._check(self.config)
         self.weights = weights
         self.restart()
+        if past:
+            self.runs = [Trainer(self.config, self.train, self.test, 0, self.weights, past)]
+            self.finished = self.trainer.done
 
     def _check(self, config):
         features = self.dataset.X.shape[1]
@@ -139,11 +146,14 @@ class Session:
     @property
     def done_epochs(self):
         """Epochs done across every run so far (a run that stopped early counts as full)."""
-        t = self.trainer
-        return t.run * self.config.epochs + (self.config.epochs if t.done else t.epoch)
+        t, budget = self.trainer, self.config.epochs
+        if not budget:  # until stopped: one run
+            return t.epoch
+        return t.run * budget + (budget if t.done else min(t.epoch, budget))
 
     @property
     def total_epochs(self):
+        """Every run's budget together (0: a run that trains until stopped)."""
         return self.config.epochs * self.config.evals
 
     def summary(self):
@@ -165,16 +175,23 @@ class Session:
 
         The rule: a learning rate applies from the next epoch (this is the one edit that is
         safe while another thread trains: the run reads it at the start of each epoch); a
-        larger epoch budget or a tolerance lets a run that has not ended go on; anything else
-        restarts, from the same initial weights unless the network or the seed changed."""
+        larger epoch budget (or none) or a tolerance lets the run go on, if it has not ended or
+        ended only at its budget or tolerance (one run: several runs restart, to compare alike);
+        anything else restarts, from the same initial weights unless the network or the seed
+        changed."""
         new = self.config.replace(**changes)
         self._check(new)
         changed = {k for k in changes if getattr(new, k) != getattr(self.config, k)}
         t = self.trainer
-        go_on = changed <= LIVE or (changed <= LIVE | EXTENDS and not t.done and new.epochs > t.epoch)
+        resumable = not t.done or (t.stop_reason in (EXHAUSTED, TOLERANCE) and new.evals == 1)
+        go_on = changed <= LIVE or (changed <= LIVE | EXTENDS and resumable
+                                    and (new.epochs == 0 or new.epochs > t.epoch))
         for k in changed:  # in place: the runs read this one copy
             setattr(self.config, k, getattr(new, k))
         if go_on:
+            if t.done and changed & EXTENDS:
+                t.resume()
+                self.finished = False
             return CONTINUE
         if changed & NEW_WEIGHTS:
             self.weights = None
@@ -238,7 +255,7 @@ class Session:
             spec, loaded, note = fallback.data, (fallback.dataset, fallback.train, fallback.test), \
                 note or "kept the current data"
         session = cls(model.config, spec, weights=[(np.array(W), np.array(b)) for W, b in model.weights],
-                      loaded=loaded)
+                      loaded=loaded, past=_past(model))
         return session, note
 
     # --- observers ---------------------------------------------------------------------------
@@ -253,3 +270,20 @@ class Session:
                         done=self.done_epochs, total=self.total_epochs, elapsed=t.elapsed, new=tuple(new),
                         weights=tuple(t.weights()), grads=tuple(t.grads()), stop=t.stop_reason,
                         finished=self.finished, summary=self.summary() if self.finished else None)
+
+
+def _past(model):
+    """The Epochs a model file records (its history, thinned as saved), the last one with the
+    reason its run stopped: the imported run goes on from there. Stopped by the user, it may
+    simply go on; at its budget, a larger budget lets it (see `Session.edit`)."""
+    h = model.history
+    epochs = h.get("epoch") or []
+    columns = [h.get(k) or [None] * len(epochs) for k in History.FIELDS[1:]]
+    past = [Epoch(0, int(e), *row) for e, *row in zip(epochs, *columns) if e is not None]
+    if not past:
+        return ()
+    stop = model.metrics.get("stop")
+    if not isinstance(stop, str) or stop == STOPPED:
+        stop = EXHAUSTED if model.config.epochs and past[-1].epoch >= model.config.epochs else None
+    past[-1] = dataclasses.replace(past[-1], stop=stop)
+    return past

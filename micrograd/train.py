@@ -102,10 +102,11 @@ def metric(task, outputs, y, threshold):
 class Trainer:
     """One run: `step()` trains one epoch and returns its `Epoch`; `done` once it stopped."""
 
-    def __init__(self, cfg, train, test=None, run=0, weights=None):
+    def __init__(self, cfg, train, test=None, run=0, weights=None, past=()):
         """`cfg` is read live: a learning rate, an epoch budget or a tolerance changed on it
         between steps applies from the next step. `weights`: per-layer (W, b) to start from
-        instead of the ones drawn from the seed (an imported model)."""
+        instead of the ones drawn from the seed (an imported model); `past`: the Epochs that
+        led there (the run goes on from the last one: its epoch count, time and stop reason)."""
         cfg.validate()
         if train.X.shape[1] != cfg.inputs:
             raise ValueError(f"the data has {train.X.shape[1]} features but the network takes {cfg.inputs} inputs")
@@ -135,6 +136,10 @@ class Trainer:
         self.shuffle = random.Random(self.seed)
         self.epoch, self.elapsed, self.stop_reason = 0, 0.0, None
         self.history = History(run)
+        for e in past:
+            self.history.append(e)
+        if past:
+            self.epoch, self.elapsed, self.stop_reason = past[-1].epoch, past[-1].elapsed or 0.0, past[-1].stop
 
     def _targets(self, ds):
         y = ds.y
@@ -146,6 +151,11 @@ class Trainer:
     @property
     def done(self):
         return self.stop_reason is not None
+
+    def resume(self):
+        """Let a run that stopped at its budget or tolerance go on (its settings changed)."""
+        if self.stop_reason in (EXHAUSTED, TOLERANCE):
+            self.stop_reason = None
 
     def stop(self):
         if not self.done:
@@ -207,7 +217,7 @@ class Trainer:
             self.stop_reason = f"diverged at epoch {self.epoch}"
         elif self.cfg.tolerance and train_loss <= self.cfg.tolerance:
             self.stop_reason = TOLERANCE
-        elif self.epoch >= self.cfg.epochs:
+        elif self.cfg.epochs and self.epoch >= self.cfg.epochs:
             self.stop_reason = EXHAUSTED
         train_metric = None if diverged else metric(self.task, outs, self.train.y, self.threshold)
         rec = Epoch(self.run, self.epoch, train_loss, test_loss, train_metric, test_metric,

@@ -413,12 +413,19 @@ class NetworkPanel(QtWidgets.QGroupBox):
 
 # --- training -------------------------------------------------------------------
 
+# The pace control: (label, epochs per second). None trains as fast as the engine goes.
+PACES = (("1 epoch/s", 1), ("3 epochs/s", 3), ("10 epochs/s", 10), ("30 epochs/s", 30),
+         ("100 epochs/s", 100), ("300 epochs/s", 300), ("1000 epochs/s", 1000), ("max", None))
+DEFAULT_PACE = 30  # the default demo as an animation of a few seconds, an epoch a frame
+
+
 class TrainingPanel(QtWidgets.QGroupBox):
     """Train/Pause, Step, Reset and the run's status; loss, optimizer, schedule, regularisation,
     run length, seed, engine. `actions`: the window's train, step, reset and new_seed actions,
     which the buttons are bound to."""
 
     edited = QtCore.Signal(str, object)  # Config field, new value
+    paceChanged = QtCore.Signal(object)  # epochs per second, or None: max
 
     def __init__(self, actions, parent=None):
         super().__init__("Training", parent)
@@ -436,7 +443,8 @@ class TrainingPanel(QtWidgets.QGroupBox):
         self.l1 = _dspin(0.0, 10.0, 8, 0.0001, "l1Spin", "L1 penalty on every parameter")
         self.l2 = _dspin(0.0, 10.0, 8, 0.0001, "l2Spin", "L2 penalty on every parameter")
         self.batch = _spin(0, 1_000_000, "batchSpin", "Samples per step; full = the whole training set", "full")
-        self.epochs = _spin(1, MAX_EPOCHS, "epochsSpin", "Epochs per run")
+        self.epochs = _spin(0, MAX_EPOCHS, "epochsSpin", "Epochs per run (0: until paused, one run)",
+                            "until paused")
         self.tolerance = _dspin(0.0, 100.0, 8, 0.01, "toleranceSpin",
                                 "Stop a run once the train loss is at or below this", "off")
         self.evals = _spin(1, MAX_EVALS, "evalsSpin", "Independent runs (seeds seed, seed+1, …) for statistics")
@@ -464,6 +472,10 @@ class TrainingPanel(QtWidgets.QGroupBox):
         self.step_button = _tool_button(actions["step"], "stepButton")
         self.reset_button = _tool_button(actions["reset"], "resetButton")
         self.train_button.setStyleSheet("font-weight: bold;")
+        self.pace = _combo([label for label, _ in PACES], "paceControl",
+                           "Epochs a second, to watch it learn; max: as fast as the engine goes. "
+                           "Changes apply at once, also while training")
+        self.pace.currentIndexChanged.connect(lambda i: self.paceChanged.emit(PACES[i][1]))
         self.status = RunStatus()
 
         form = _form()
@@ -471,6 +483,7 @@ class TrainingPanel(QtWidgets.QGroupBox):
         for b in (self.train_button, self.step_button, self.reset_button):
             buttons.addWidget(b, 1)
         form.addRow(buttons)  # first: reachable without scrolling
+        form.addRow("Pace", self.pace)
         form.addRow(self.status)
         form.addRow("Loss", self.loss)
         form.addRow("Optimizer", self.optimizer)
@@ -514,6 +527,14 @@ class TrainingPanel(QtWidgets.QGroupBox):
         self.lr_end.setEnabled(linear)
         self.decay_steps.setEnabled(linear)
 
+    def set_pace(self, pace):
+        """Show `pace` (one of PACES' values; another value shows the nearest slower one)."""
+        values = [v for _, v in PACES]
+        i = values.index(pace) if pace in values else max(
+            (k for k, v in enumerate(values) if v is not None and v <= (pace or 0)), default=0)
+        with signals_blocked(self.pace):
+            self.pace.setCurrentIndex(i)
+
     def set_running(self, running):
         """While a worker trains, only the learning rate stays editable."""
         for name, w in self.fields.items():
@@ -556,10 +577,16 @@ class RunStatus(LiveView, QtWidgets.QWidget):
             self._last = None
 
     def present(self, snap) -> None:
-        self.progress.setRange(0, snap.total)
-        self.progress.setValue(min(snap.done, snap.total))
+        if snap.total:
+            self.progress.setRange(0, snap.total)
+            self.progress.setValue(min(snap.done, snap.total))
+            self.progress.setFormat("%p%")
+        else:  # until paused: no end to measure against (and no busy animation to repaint)
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("until paused")
         run = f"run {snap.run + 1}/{snap.runs} · " if snap.runs > 1 else ""
-        text = f"{run}epoch {snap.epoch}/{snap.epochs}"
+        text = f"{run}epoch {snap.epoch}" + (f"/{snap.epochs}" if snap.epochs else "")
         e = self._last
         if e is not None:
             m = e.test_metric if e.test_metric is not None else e.train_metric

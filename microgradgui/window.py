@@ -17,7 +17,7 @@ from micrograd.config import MAX_SEED, Config, DataSpec
 from micrograd.session import RESTART, Session
 
 from .frames import FramePump
-from .panels import DataPanel, NetworkPanel, TrainingPanel
+from .panels import DEFAULT_PACE, DataPanel, NetworkPanel, TrainingPanel
 from .views import TABS, DecisionPlot, NetworkView
 from .views.style import save_png
 from .worker import Runner
@@ -160,6 +160,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.data_panel.edited.connect(self._on_data_edited)
         self.network_panel.edited.connect(lambda layers, acts: self._edit(layers=layers, activations=acts))
         tp.edited.connect(lambda name, value: self._edit(**{name: value}))
+        tp.paceChanged.connect(self._on_pace)
 
     def _build_menus(self):
         drawn = [v for v in self.views if v is not self.training_panel.status]
@@ -209,6 +210,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 splitter.restoreState(state)
         for box in self._options():
             box.setChecked(s.value(f"view/{box.objectName()}", box.isChecked(), type=bool))
+        pace = s.value("training/pace", DEFAULT_PACE, type=int)  # 0: max
+        self._on_pace(pace or None)
+        self.training_panel.set_pace(pace or None)
         try:
             config = Config.from_dict(json.loads(s.value("last/config", "", type=str) or "{}"))
             data = DataSpec.from_dict(json.loads(s.value("last/data", "", type=str) or "{}"))
@@ -226,6 +230,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.setValue("last/data", json.dumps(self.session.data.to_dict()))
         for box in self._options():
             s.setValue(f"view/{box.objectName()}", box.isChecked())
+        s.setValue("training/pace", self.runner.pace or 0)
         s.sync()
 
     def recent_files(self):
@@ -277,7 +282,8 @@ class MainWindow(QtWidgets.QMainWindow):
         setup = self.session.setup()
         for view in self.views:
             view.reset(setup)
-        self.pump.draw_now(self.session.snapshot())
+        # everything the run has so far: nothing after a reset, an imported model's history
+        self.pump.draw_now(self.session.snapshot(list(self.session.trainer.history)))
         self._update_buttons()
 
     def _sync_panels(self):
@@ -340,6 +346,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def pause(self):
         self.runner.pause()
+
+    def _on_pace(self, pace):
+        self.runner.pace = pace  # the running worker too, from its next epoch
 
     def step(self):
         """One epoch, in a worker like Train: a big network on the reference engine can take

@@ -119,6 +119,10 @@ class TrainWorker(QtCore.QObject):
             self.gate.clear()
         self.progress.emit(Frame(self.tag, self.session.snapshot(epochs), self.gate if gated else None))
 
+    def _wait(self, seconds):
+        """Until the next paced epoch is due; pause, stop and a new pace end it at once."""
+        self.wake.wait(seconds)
+
     def emit_interval(self) -> float:
         """Seconds between emits: 1/max_emits_per_s, or FRAME_SPACING x the last frame's cost."""
         return min(max(self.interval, FRAME_SPACING * self.gate.cost), self.min_interval)
@@ -139,7 +143,7 @@ class TrainWorker(QtCore.QObject):
                 if pace:
                     now = time.monotonic()
                     if started is not None and started + 1.0 / pace > now:
-                        self.wake.wait(started + 1.0 / pace - now)  # pause, stop, a new pace end it
+                        self._wait(started + 1.0 / pace - now)
                         continue
                     started = now
                 pending.append(session.step())

@@ -713,3 +713,81 @@ def test_gradient_colour_bar_has_a_readable_scale(win, qtbot):
     from microgradgui.views.style import nice_ceil
     peak = max(max(np.abs(G).max(), np.abs(g).max()) for G, g in win.session.trainer.grads())
     assert high == -low == nice_ceil(peak)  # the scale follows the gradients
+
+
+def test_worker_keeps_the_pace(qtbot, monkeypatch):
+    """At a pace of 4 epochs a second an epoch starts every 1/4 s of the worker's clock (a fake
+    one here, advanced by the worker's own waits and by 1/64 s per reading), and a frame is sent
+    after every epoch; a new pace applies from the next epoch."""
+    clock = [100.0]  # a monotonic clock starts anywhere (the worker's "last emit" starts at 0)
+
+    def monotonic():
+        clock[0] += 1 / 64
+        return clock[0]
+
+    def wait(worker, seconds):
+        clock[0] += seconds
+
+    starts = []
+    step = Session.step
+
+    def timed_step(session):
+        starts.append(clock[0])
+        return step(session)
+
+    monkeypatch.setattr(wk, "time", types.SimpleNamespace(monotonic=monotonic))
+    monkeypatch.setattr(wk.TrainWorker, "_wait", wait)
+    monkeypatch.setattr(Session, "step", timed_step)
+    session = Session(Config(layers=[3, 1], activations=["relu", "linear"], epochs=12), DataSpec(samples=40))
+    runner = wk.Runner()
+    runner.pace = 4
+    frames = []
+
+    def on_frame(f):
+        frames.append(f)
+        if len(frames) == 6:
+            runner.pace = 2  # from the next epoch on
+        if f.gate is not None:
+            f.gate.done()
+
+    runner.frame.connect(on_frame)
+    with qtbot.waitSignal(runner.ended, timeout=TIMEOUT):
+        runner.start(session)
+    assert [len(f.snapshot.new) for f in frames] == [1] * 12  # an epoch a frame
+    gaps = np.diff(starts)
+    np.testing.assert_allclose(gaps[:5], 0.25, atol=1 / 32)  # 4 a second
+    np.testing.assert_allclose(gaps[6:], 0.5, atol=1 / 32)   # then 2 a second
+
+
+def test_pace_control_and_a_wait_that_pause_ends(win, qtbot):
+    pace = win.findChild(QtWidgets.QComboBox, "paceControl")
+    assert pace.itemText(pace.count() - 1) == "max" and pace.currentText() == "30 epochs/s"
+    pace.setCurrentText("1 epoch/s")
+    assert win.runner.pace == 1
+    win.runner.pace = 0.001  # an epoch every 1000 s: after the first, the worker waits
+    win.train_button.click()
+    qtbot.waitUntil(lambda: epoch_of(win) == 1, timeout=TIMEOUT)
+    win.train_button.click()  # pause: ends the wait at once, no second epoch
+    wait_idle(qtbot, win)
+    assert epoch_of(win) == 1
+    pace.setCurrentText("max")
+    win.train_button.click()
+    assert win.runner.worker.pace is None
+    qtbot.waitUntil(lambda: epoch_of(win) > 3, timeout=TIMEOUT)
+    win.train_button.click()
+    wait_idle(qtbot, win)
+
+
+def test_until_paused(win, qtbot):
+    small(win)
+    epochs = win.training_panel.epochs
+    epochs.setValue(0)
+    assert epochs.text() == "until paused" and win.session.config.epochs == 0
+    win.findChild(QtWidgets.QComboBox, "paceControl").setCurrentText("max")
+    win.train_button.click()
+    qtbot.waitUntil(lambda: epoch_of(win) > 150, timeout=TIMEOUT)  # past the old default budget
+    win.train_button.click()
+    wait_idle(qtbot, win)
+    status = win.training_panel.status
+    assert status.progress.text() == "until paused" and f"epoch {epoch_of(win)} ·" in status.epoch_label.text()
+    assert not win.session.trainer.done

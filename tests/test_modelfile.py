@@ -290,7 +290,7 @@ BAD_DOCS = [  # (id, mutation of a good document, text the message must contain)
     ("training-unknown", lambda d: mutate(d, lambda d: d["training"].update(colour="red")),
      "training: unknown field 'colour'"),
     ("training-type", lambda d: mutate(d, lambda d: d["training"].update(lr="fast")), "training.lr"),
-    ("training-range", lambda d: mutate(d, lambda d: d["training"].update(epochs=0)), "training.epochs"),
+    ("training-range", lambda d: mutate(d, lambda d: d["training"].update(epochs=-1)), "training.epochs"),
     ("training-disagrees", lambda d: mutate(d, lambda d: d["training"].update(
         activations=["relu", "relu", "linear"])), "training.activations: ['relu', 'relu', 'linear'] does not match"),
     ("training-layers", lambda d: mutate(d, lambda d: d["training"].update(layers=[5, 5, 1])),

@@ -53,10 +53,15 @@ def test_the_continue_or_restart_rule():
     assert s.edit(tolerance=0.01) == CONTINUE and s.trainer.epoch == 2
     assert s.edit(epochs=2) == RESTART  # below what it has done: a new run
     s.step(), s.step()
-    assert s.trainer.done
-    assert s.edit(epochs=20) == RESTART  # the run had ended
-    s.step()
+    assert s.trainer.done and s.finished
+    assert s.edit(epochs=20) == CONTINUE  # it ended at its budget: a larger one lets it go on
+    assert not s.trainer.done and not s.finished and s.trainer.epoch == 2
+    assert s.step().epoch == 3
     assert s.edit(lr=0.5, epochs=30) == CONTINUE
+    assert s.edit(epochs=0) == CONTINUE  # until stopped
+    for _ in range(40):
+        s.step()
+    assert not s.finished and s.trainer.epoch == 43 and s.done_epochs == 43 and s.total_epochs == 0
     assert s.edit(loss="mse") == RESTART and s.trainer.epoch == 0  # another objective
     initial = s.trainer.theta.copy()
     s.step()
@@ -67,12 +72,26 @@ def test_the_continue_or_restart_rule():
     assert s.edit() == CONTINUE and s.edit(lr=s.config.lr) == CONTINUE  # no change
 
 
+def test_runs_that_ended_otherwise_restart():
+    s = session(epochs=2, evals=2)
+    list(s.run())
+    assert s.edit(epochs=5) == RESTART  # several runs: compared alike, from the start
+    s = session(epochs=5, loss="sse", lr=1000.0, schedule="constant", l2=0.0)
+    with np.errstate(all="ignore"):
+        list(s.run())
+    assert s.trainer.stop_reason.startswith("diverged")
+    assert s.edit(epochs=50) == RESTART and s.trainer.epoch == 0
+    s.step()
+    s.stop()
+    assert s.edit(epochs=60) == RESTART  # stopped by the user: a new run
+
+
 def test_a_bad_edit_changes_nothing():
     s = session()
     s.step()
     before, theta = s.config.to_dict(), s.trainer.theta.copy()
     for bad in ({"lr": -1.0}, {"layers": [4, 2]}, {"loss": "bce", "activations": ["relu", "sigmoid"]},
-                {"inputs": 3}, {"nope": 1}):
+                {"inputs": 3}, {"nope": 1}, {"epochs": 0, "evals": 2}):
         with pytest.raises(ValueError):
             s.edit(**bad)
         assert s.config.to_dict() == before and s.trainer.epoch == 1
@@ -175,6 +194,8 @@ def test_from_model_restores_settings_weights_and_data(tmp_path):
     again, note = Session.from_model(m, fallback=other)
     assert note == "" and again.config.to_dict() == s.config.to_dict() and again.data == s.data
     np.testing.assert_array_equal(again.trainer.theta, s.trainer.theta)
+    assert again.finished and again.trainer.epoch == 3  # its run used its budget
+    again.restart()
     again.step()
     again.restart()  # Reset returns to the imported weights
     np.testing.assert_array_equal(again.trainer.theta, s.trainer.theta)
@@ -227,3 +248,27 @@ def test_settings_round_trip_through_json():
     with pytest.raises(ValueError, match="unknown field 'x'"):
         DataSpec.from_dict({"x": 1})
     assert math.isclose(Config().threshold, 0.0)
+
+
+def test_an_imported_run_goes_on_from_its_history(tmp_path):
+    s = session(epochs=30)
+    for _ in range(12):
+        s.step()
+    s.stop()  # stopped by the user at 12 of 30: an import may simply go on
+    m = modelfile.load(s.save(tmp_path / "m.json"))
+    again, _ = Session.from_model(m)
+    t = again.trainer
+    assert t.epoch == 12 and not t.done and [e.epoch for e in t.history] == list(range(1, 13))
+    assert [e.train_loss for e in t.history] == [e.train_loss for e in s.trainer.history]
+    snap = again.snapshot(list(t.history))
+    assert snap.epoch == 12 and len(snap.new) == 12 and snap.done == 12
+    assert again.step().epoch == 13 and again.trainer.history[-1].lr == s.config.lr * (1 - 0.9 * 12 / 100)
+    again.restart()  # Reset: epoch 0 from the imported weights, no history
+    assert again.trainer.epoch == 0 and not again.trainer.history
+    np.testing.assert_array_equal(again.trainer.theta, s.trainer.theta)
+    # a run that used its whole budget: done, and a larger budget lets it go on
+    full = session(epochs=5)
+    list(full.run())
+    done, _ = Session.from_model(modelfile.load(full.save(tmp_path / "full.json")))
+    assert done.trainer.done and done.finished and done.trainer.stop_reason == "epochs exhausted"
+    assert done.edit(epochs=8) == CONTINUE and [e.epoch for e in done.run()] == [6, 7, 8]

@@ -32,7 +32,7 @@ class Progress:
         self.tty = stream.isatty() if tty is None else tty
         self.pct = task == "classification"
         self.mname = "acc" if self.pct else "R2"
-        self.every = max(1, cfg.epochs // 10)
+        self.every = max(1, (cfg.epochs or 1000) // 10)  # until stopped (0): a line every 100
         self.min_interval = min_interval
         self.last_draw = -math.inf
         self.width = 0
@@ -40,7 +40,8 @@ class Progress:
     def _text(self, e, done):
         runs = f"run {e.run + 1}/{self.cfg.evals} " if self.cfg.evals > 1 else ""
         rate = e.epoch / e.elapsed if e.elapsed > 0 else 0.0
-        parts = [f"{runs}epoch {e.epoch}/{self.cfg.epochs}", f"loss {fmt(e.train_loss)}"]
+        budget = f"/{self.cfg.epochs}" if self.cfg.epochs else ""
+        parts = [f"{runs}epoch {e.epoch}{budget}", f"loss {fmt(e.train_loss)}"]
         if e.test_loss is not None:
             parts.append(f"test {fmt(e.test_loss)}")
         if e.train_metric is not None:
@@ -48,7 +49,7 @@ class Progress:
         if e.test_metric is not None:
             parts.append(f"test {self.mname} {fmt(e.test_metric, self.pct)}")
         parts.append(f"{rate:.1f} epochs/s")
-        if not done and rate > 0:
+        if not done and rate > 0 and self.cfg.epochs:
             parts.append(f"ETA {duration((self.cfg.epochs - e.epoch) / rate)}")
         return "  ".join(parts)
 
@@ -60,7 +61,7 @@ class Progress:
             if not done and now - self.last_draw < self.min_interval:
                 return
             self.last_draw = now
-            frac = e.epoch / self.cfg.epochs
+            frac = e.epoch / self.cfg.epochs if self.cfg.epochs else 0.0
             bar = "#" * int(20 * frac) + "-" * (20 - int(20 * frac))
             text = f"[{bar}] {self._text(e, done)}"
             pad = " " * max(0, self.width - len(text))
