@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """The compiled engine next to PyTorch (one thread), hand-written numpy and micrograd-rust.
 
-One command (from the repository root; the interpreter must have torch, see README):
+One command (from the repository root; the interpreter must have torch: benchmarks/setup.sh
+makes benchmarks/.venvs/torch, see README):
 
-    /work/torchvenv/bin/python benchmarks/bench_compiled.py            # 5 reps, W1 W2 W3 W5
-    /work/torchvenv/bin/python benchmarks/bench_compiled.py --reps 3 --workloads W2
+    benchmarks/setup.sh torch
+    benchmarks/.venvs/torch/bin/python benchmarks/bench_compiled.py            # 5 reps, W1 W2 W3 W5
+    benchmarks/.venvs/torch/bin/python benchmarks/bench_compiled.py --reps 3 --workloads W2
 
 Without --impl it is the driver: every (impl, workload) runs in a fresh process
 (this same script with --impl, through the shared harness's run_all.call),
 repetitions outermost and the implementation order rotated per repetition, then
 it validates loss trajectories against torch1 and writes
-benchmarks/results/compiled.{md,json}. With --impl it is a runner with the CLI
-of ../shared/bench/baselines.py (so run_all.py --runner works too).
+benchmarks/results/compiled.{md,json} (--out-dir to write elsewhere). With --impl it
+is a runner with the CLI of ../shared/bench/baselines.py (so run_all.py --runner works too).
+Paths: BENCH_DIR (default <repo>/../shared/bench); STUDIO_REPO (default the repository
+this file is in) is the checkout whose engine is measured.
 
 Impls added here:
   compiled  micrograd.compiled.CompiledEngine.loss_and_grad + losses.penalty + `theta -= lr * grad`
@@ -33,7 +37,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
-REPO = Path(os.environ.get("STUDIO_REPO", HERE.parents[1]))
+REPO = Path(os.environ.get("STUDIO_REPO", HERE.parents[1])).resolve()
 BENCH_DIR = Path(os.environ.get("BENCH_DIR", HERE.parents[1].parent / "shared" / "bench"))
 sys.path.insert(0, str(BENCH_DIR))
 
@@ -72,7 +76,8 @@ def _config(spec, **kw):
 class CompiledImpl(Impl):
     def versions(self):
         m = _studio()
-        return {"micrograd-studio": str(Path(m.__file__).parent), "numpy": np.__version__}
+        # <repo>/micrograd, not the machine's path (_studio() checked it is REPO's)
+        return {"micrograd-studio": f"<repo>/{Path(m.__file__).parent.name}", "numpy": np.__version__}
 
     def setup(self, spec, X, y, layers):
         _studio()
@@ -232,8 +237,8 @@ def drive(a):
             raw.append(ref)
         md += "\n\nValidation (same init, same data):\n\n" + "\n".join(vrows) + "\n"
     print(md)
-    out = HERE.parent / "results"
-    out.mkdir(exist_ok=True)
+    out = Path(a.out_dir) if a.out_dir else HERE.parent / "results"
+    out.mkdir(parents=True, exist_ok=True)
     (out / "compiled.md").write_text(md + "\n")
     (out / "compiled.json").write_text(json.dumps(raw, indent=1))
     return 0
@@ -247,6 +252,7 @@ def main():
     ap.add_argument("--workloads", default="W1,W2,W3,W5")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--no-validate", action="store_true")
+    ap.add_argument("--out-dir", help="write compiled.md and compiled.json here (default benchmarks/results)")
     return drive(ap.parse_args())
 
 

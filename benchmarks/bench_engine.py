@@ -3,7 +3,8 @@
 
 Same CLI as ../shared/bench/baselines.py, so run_all.py can drive it:
 
-    python run_all.py --runner /work/main/benchmarks/bench_engine.py \
+    benchmarks/.venvs/micrograd/bin/python ../shared/bench/run_all.py \
+        --runner benchmarks/bench_engine.py \
         --impls micrograd,micrograd_nogc,studio --workloads W1,W2,W3,W4
 
 Workloads are the harness's (WORKLOADS.md): same data, same shared initial weights
@@ -19,7 +20,10 @@ unless the repository root is put on sys.path; only the `studio` impl does that,
 its own constructor, and each impl's versions() reports the file it really imported.
 
 Paths: BENCH_DIR (default <repo>/../shared/bench) holds baselines.py; STUDIO_REPO
-(default the repository this file is in) holds our `micrograd` package.
+(default the repository this file is in) holds our `micrograd` package: point it at
+another checkout to measure that one with this runner. Recorded file names are relative,
+<repo>/... (STUDIO_REPO) or <venv>/... (the interpreter's environment), so results name
+no machine-specific path.
 """
 import os
 import subprocess
@@ -27,7 +31,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
-REPO = Path(os.environ.get("STUDIO_REPO", HERE.parents[1]))
+REPO = Path(os.environ.get("STUDIO_REPO", HERE.parents[1])).resolve()
 BENCH_DIR = Path(os.environ.get("BENCH_DIR", HERE.parents[1].parent / "shared" / "bench"))
 sys.path.insert(0, str(BENCH_DIR))
 
@@ -46,14 +50,30 @@ def _git_rev(path):
         return "unknown"
 
 
+def _ours(path):
+    """Is this module file our package, <repo>/micrograd? (The benchmark venvs with
+    Karpathy's `micrograd` live inside the repository too, under benchmarks/.venvs/.)"""
+    return Path(path).resolve().parent == REPO / "micrograd"
+
+
+def _where(path):
+    """A module's file as <repo>/... or <venv>/..., for the results (no machine paths)."""
+    path = Path(path).resolve()
+    # The venv first: benchmarks/.venvs/ lies inside the repository.
+    for root, name in ((Path(sys.prefix).resolve(), "<venv>"), (REPO, "<repo>")):
+        if path.is_relative_to(root):
+            return f"{name}/{path.relative_to(root).as_posix()}"
+    return str(path)
+
+
 class _KarpathyFile:
     """Mixin: versions() also says which `micrograd` package this process imported."""
 
     def versions(self):
         import micrograd
         v = super().versions()
-        v["micrograd_file"] = micrograd.__file__
-        if Path(micrograd.__file__).resolve().is_relative_to(REPO):
+        v["micrograd_file"] = _where(micrograd.__file__)
+        if _ours(micrograd.__file__):
             raise RuntimeError(f"the {type(self).__name__} row imported OUR micrograd ({micrograd.__file__})")
         return v
 
@@ -75,12 +95,12 @@ class StudioImpl(Impl):
         sys.path.insert(0, str(REPO))
         import micrograd
         from micrograd import engine, losses, nn
-        if not Path(micrograd.__file__).resolve().is_relative_to(REPO):
+        if not _ours(micrograd.__file__):
             raise RuntimeError(f"studio imported {micrograd.__file__}, not the repository's engine")
         self.micrograd, self.engine, self.losses, self.nn = micrograd, engine, losses, nn
 
     def versions(self):
-        return {"studio": _git_rev(REPO), "micrograd_file": self.micrograd.__file__}
+        return {"studio": _git_rev(REPO), "micrograd_file": _where(self.micrograd.__file__)}
 
     def setup(self, spec, X, y, layers):
         sizes = spec["sizes"]

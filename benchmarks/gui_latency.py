@@ -14,23 +14,31 @@ Prints, per engine (both by default, one after the other, in one run):
   * the training rate, epochs/s, measured over the same seconds.
 Targets: latency p99 <= 25 ms, no pause over 50 ms. Exit status 1 if a target is
 missed (a benchmark, not a test: run it on a quiet machine, several times).
+STUDIO_REPO (default the repository this file is in) is the checkout whose window and
+engines are measured, put first on sys.path; the interpreter needs its requirements
+(the project's .venv, made by ./check, has them).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.abspath(os.environ.get("STUDIO_REPO") or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)
 
 import numpy as np  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from micrograd.config import ENGINES  # noqa: E402
 from microgradgui.window import MainWindow  # noqa: E402
+
+if not os.path.abspath(sys.modules["micrograd"].__file__).startswith(os.path.join(REPO, "micrograd") + os.sep):
+    raise SystemExit(f"imported micrograd from {sys.modules['micrograd'].__file__}, not {REPO}")
 
 TICK_MS = 10
 P99_TARGET_MS = 25.0
@@ -102,6 +110,8 @@ def main(argv=None):
     ok = True
     print(f"platform {app.platformName()}, timer {TICK_MS} ms, {args.seconds:g} s per engine, "
           f"demo network moons 2-16-16-1")
+    rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
+    print(f"measuring the checkout at {rev.strip() or 'unknown revision'}")
     print("latency = tick interval - 10 ms (the timer's lateness); raw = the interval itself; ms")
     print(f"{'engine':<9} {'ticks':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} "
           f"{'raw p50':>8} {'raw p99':>8} {'>50ms':>6} {'epochs/s':>9}")
