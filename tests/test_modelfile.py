@@ -339,7 +339,7 @@ def test_invalid_json_names_line(saved):
 
 def test_duplicate_key(saved):
     _text_edit(saved, '"version": 1', '"version": 1, "version": 2')
-    with pytest.raises(ModelFileError, match="duplicate key 'version'"):
+    with pytest.raises(ModelFileError, match=r"model.json: version: duplicate key"):
         modelfile.load(saved)
 
 
@@ -397,3 +397,132 @@ def test_integers_beyond_float_range_refused_with_field(saved, where):
     saved.write_text(json.dumps(doc).replace('"@@"', "1" + "0" * 400))
     with pytest.raises(ModelFileError, match=re.escape(field)):
         modelfile.load(saved)
+
+
+# --- issue 10: linear checks, huge integers, wrong types, lone surrogates -------
+
+class CountingKey(str):
+    """A key that counts how often it is compared: a set lookup hashes, a list search compares."""
+    compares = 0
+
+    def __eq__(self, other):
+        CountingKey.compares += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_duplicate_key_check_is_linear():
+    n = 2_000
+    pairs = [(CountingKey(f"k{i}"), 0) for i in range(n)] + [(CountingKey("k0"), 1)]
+    CountingKey.compares = 0
+    try:
+        modelfile.files._unique_keys(pairs)
+    except ModelFileError:
+        pass
+    assert CountingKey.compares <= 4 * n  # a search of the keys seen so far would make n**2 / 2
+
+
+def test_duplicate_key_is_named_with_its_field(saved):
+    _text_edit(saved, '"metrics": {', '"metrics": {"summary": {"runs": 2, "runs": 3}, ')
+    with pytest.raises(ModelFileError, match=re.escape("metrics.summary.runs: duplicate key")):
+        modelfile.load(saved)
+
+
+def test_field_names_are_spelled_only_for_a_message(saved, monkeypatch):
+    """Spelling every value's field on the way in costs the key's length per value: a 100 KB key
+    over 20,000 numbers would copy 2 GB."""
+    spelled = []
+    real = modelfile.schema._spell
+    monkeypatch.setattr(modelfile.schema, "_spell", lambda path: spelled.append(path) or real(path))
+    doc = good_doc(saved)
+    key = "k" * 100_000
+    doc["metrics"][key] = [0.5] * 20_000
+    saved.write_text(json.dumps(doc))
+    modelfile.load(saved)
+    assert spelled == []
+    doc["metrics"][key][-1] = "@@"
+    saved.write_text(json.dumps(doc).replace('"@@"', "NaN"))
+    with pytest.raises(ModelFileError, match=r"metrics\['kkkk.*'\.\.\.\]\[19999\]: NaN is not a finite number"):
+        modelfile.load(saved)
+
+
+@pytest.mark.parametrize("digits", [400, 5_000])
+@pytest.mark.parametrize("block,key", [("metrics", "train_loss"), ("data", "noise"), ("metrics", "extra"),
+                                       ("parameters", None)])
+def test_huge_integers_refused_naming_the_field(saved, block, key, digits):
+    doc = good_doc(saved)
+    if block == "parameters":
+        doc["parameters"][1]["weights"][0][2] = "@@"
+        field = "parameters[1].weights[0][2]"
+    else:
+        doc[block][key] = "@@"
+        field = f"{block}.{key}"
+    saved.write_text(json.dumps(doc).replace('"@@"', "-" + "1" * digits))
+    with pytest.raises(ModelFileError) as e:
+        modelfile.load(saved)
+    msg = str(e.value)
+    assert f"{field}: -11111111111...1111 ({digits + 1} characters) is not a finite number" in msg, msg
+    assert len(msg) < len(str(saved)) + 120  # the number is not quoted in full
+
+
+def test_largest_float_integer_is_accepted(saved):
+    doc = good_doc(saved)
+    doc["metrics"]["extra"] = int(np.finfo(np.float64).max)  # 309 digits
+    saved.write_text(json.dumps(doc))
+    assert modelfile.load(saved).metrics["extra"] == int(np.finfo(np.float64).max)
+    doc["metrics"]["extra"] = 2 * int(np.finfo(np.float64).max)  # still 309 digits, beyond the range
+    saved.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="metrics.extra: .* is not a finite number"):
+        modelfile.load(saved)
+
+
+def test_save_refuses_huge_python_integers(tmp_path):
+    cfg = Config(inputs=1, layers=[1], activations=["linear"])
+    with pytest.raises(ModelFileError, match=r"not saved: metrics\.x: an integer of about 400 digits"):
+        modelfile.save(tmp_path / "x.json", [([[1.0]], [0.0])], cfg, metrics={"x": 10**400})
+    assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("field,value,expect", [
+    ("run", '"x"', "metrics.run: expected an integer, got a string"),
+    ("epoch", "-1", "metrics.epoch: must be 0.."),
+    ("train_loss", '"low"', "metrics.train_loss: expected a number or null, got a string"),
+    ("stop", "[]", "metrics.stop: expected a string or null, got a list"),
+    ("summary", "[]", "metrics.summary: expected an object, got a list"),
+    ("summary", '{"runs": true}', "metrics.summary.runs: expected an integer, got a boolean"),
+    ("summary", '{"runs": 3, "test_metric": {"mean": "0.9"}}',
+     "metrics.summary.test_metric.mean: expected a number or null, got a string"),
+])
+def test_metrics_fields_have_the_documented_types(saved, field, value, expect):
+    doc = good_doc(saved)
+    doc["metrics"]["summary"] = {"runs": 3}
+    doc["metrics"][field] = "@@"
+    saved.write_text(json.dumps(doc).replace('"@@"', value))
+    with pytest.raises(ModelFileError, match=re.escape(expect)):
+        modelfile.load(saved)
+
+
+@pytest.mark.parametrize("edit,field", [
+    (lambda d: d["data"]["classes"].__setitem__(1, "\ud800"), "data.classes[1]"),
+    (lambda d: d["data"].update(label="a\udfffb"), "data.label"),
+    (lambda d: d["data"]["features"].__setitem__(0, "\udc00"), "data.features[0]"),
+    (lambda d: d["metrics"].update({"\ud800": 1}), "metrics"),
+    (lambda d: d["training"].update(loss="\ud800"), "training.loss"),
+])
+def test_lone_surrogates_refused_naming_the_field(saved, edit, field):
+    doc = good_doc(saved)
+    edit(doc)
+    saved.write_text(json.dumps(doc))  # ASCII JSON: "\ud800" is an escape, valid JSON text
+    with pytest.raises(ModelFileError) as e:
+        modelfile.load(saved)
+    msg = str(e.value)
+    assert f"{field}: " in msg and "lone surrogate" in msg, msg
+    msg.encode("utf-8")  # the message itself can be printed
+
+
+def test_surrogate_pairs_are_characters(saved):
+    doc = good_doc(saved)
+    doc["data"]["classes"] = ["cat \U0001f408", "dog"]
+    saved.write_text(json.dumps(doc))  # written as "\ud83d\udc08": one character
+    assert modelfile.load(saved).classes[0] == "cat \U0001f408"

@@ -12,12 +12,14 @@ import tempfile
 
 import numpy as np
 
+from ..config import is_finite
 from ..train import Epoch
 from .model import Model, ModelFileError
-from .schema import (MAX_DEPTH, Bad, data_block, final_metrics, from_document, history_columns, training_config,
+from .schema import (MAX_DEPTH, Bad, Repeated, data_block, final_metrics, from_document, history_columns, training_config,
                      to_document)
 
 MAX_FILE_BYTES = 20 * 1024 * 1024   # refuse bigger files before reading a byte
+FLOAT_DIGITS = len(str(int(np.finfo(np.float64).max)))  # 309: longer integers are beyond the float range
 
 
 def save(path, model_or_weights, config=None, data=None, metrics=None, history=None):
@@ -135,12 +137,29 @@ def _parse_float(s):
     return v if math.isfinite(v) else Bad(s)
 
 
+def _parse_int(s):
+    """An integer a float can hold, or Bad: 309 digits pass 1.8e308, and int() of more than 4,300
+    raises a ValueError that names no field."""
+    if len(s.lstrip("-")) > FLOAT_DIGITS:
+        return Bad(s)
+    v = int(s)
+    return v if is_finite(v) else Bad(s)
+
+
 def _unique_keys(pairs):
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        dup = next(k for i, k in enumerate(keys) if k in keys[:i])
-        raise ModelFileError(f"duplicate key {dup!r}")
-    return dict(pairs)
+    """The parser's object hook: a dict, or a `Repeated` dict naming its first repeated key, which
+    the schema reports with the field's name. Linear: a set, not a search of the keys before."""
+    d = dict(pairs)
+    if len(d) == len(pairs):
+        return d
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            break
+        seen.add(key)
+    d = Repeated(d)
+    d.key = key
+    return d
 
 
 def load(path):
@@ -187,7 +206,8 @@ def loads(raw):
     if not text.strip():
         raise ModelFileError("file is empty")
     try:
-        doc = json.loads(text, parse_float=_parse_float, parse_constant=Bad, object_pairs_hook=_unique_keys)
+        doc = json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=Bad,
+                         object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as e:
         # the scanner hit the end of the text (mid-value, or inside a string that never closes)
         truncated = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")
@@ -195,6 +215,4 @@ def loads(raw):
         raise ModelFileError(f"line {e.lineno} column {e.colno}: {what}") from None
     except RecursionError:
         raise ModelFileError(f"nested too deeply (a model file nests at most {MAX_DEPTH} levels)") from None
-    except ModelFileError as e:  # from the object hook: duplicate key
-        raise ModelFileError(f"invalid JSON: {e}") from None
     return from_document(doc)
