@@ -2,6 +2,10 @@
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +204,37 @@ def test_save_keeps_permissions_of_existing_file(saved, trained):
     assert (os.stat(saved).st_mode & 0o777) == 0o640
 
 
+KILLED_MID_SAVE = """
+import os, signal, sys
+from micrograd import modelfile
+from micrograd.config import Config
+os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # killed with the temp file complete
+modelfile.save(sys.argv[1], [([[1.0]], [0.0])], Config(inputs=1, layers=[1], activations=["linear"]))
+"""
+
+
+def test_next_save_removes_what_a_killed_save_left_and_nothing_else(tmp_path):
+    path = tmp_path / "m.json"
+    env = {**os.environ, "PYTHONPATH": str(DOC.parents[1])}
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_SAVE, str(path)], env=env)
+    assert killed.wait(timeout=120) == -signal.SIGKILL
+    dead = killed.pid
+    orphans = [p.name for p in tmp_path.iterdir()]
+    assert len(orphans) == 1 and orphans[0].startswith(".m.json.") and orphans[0].endswith(".tmp")
+    keep = [f".m.json.{os.getpid()}.abcdefgh.tmp",  # a save in progress in a running process
+            ".m.json.abcdefgh.tmp", f".m.json.{dead}.abcdefgh.tmp.bak", f".other.json.{dead}.abcdefgh.tmp",
+            f".m.json.{dead}.future00.tmp",  # written after this save started
+            "m.json.tmp", "notes.txt"]
+    for name in keep:
+        (tmp_path / name).write_text("not ours to remove")
+    os.utime(tmp_path / f".m.json.{dead}.future00.tmp", (time.time() + 3600,) * 2)
+    os.symlink(tmp_path / "notes.txt", tmp_path / f".m.json.{dead}.symlink.tmp")
+    keep.append(f".m.json.{dead}.symlink.tmp")
+    modelfile.save(path, [([[2.0]], [0.0])], Config(inputs=1, layers=[1], activations=["linear"]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep + ["m.json"])
+    assert modelfile.load(path).weights[0][0][0, 0] == 2.0
+
+
 # --- decimation ----------------------------------------------------------------
 
 def test_decimation_keeps_first_last_evenly_spaced(tmp_path):
@@ -376,7 +411,7 @@ def test_huge_file_refused_without_reading(tmp_path, monkeypatch):
         f.truncate(100 * 1024 * 1024)  # sparse: no disk used
     opened = []
     monkeypatch.setattr("builtins.open", lambda *a, **k: opened.append(a) or pytest.fail("opened"))
-    with pytest.raises(ModelFileError, match=r"100\.0 MB; a model file is at most 20 MB"):
+    with pytest.raises(ModelFileError, match=r"100\.0 MB \(104,857,600 bytes\); a model file is at most 20 MB"):
         modelfile.load(p)
     assert not opened  # refused from its size alone: fast whatever the machine
 

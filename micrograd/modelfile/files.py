@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 import tempfile
+import time
 
 import numpy as np
 
 from ..config import is_finite
+from ..data import open_file
 from ..train import Epoch
 from .model import Model, ModelFileError
 from .schema import (MAX_DEPTH, Bad, Repeated, data_block, final_metrics, from_document, history_columns, training_config,
@@ -100,13 +103,15 @@ def _encode(doc):
 
 def _atomic_write(path, text):
     """Write text to path via a temp file in the same directory: the old file stays intact until
-    the new one is complete on disk; the temp file is removed on any failure."""
+    the new one is complete on disk; the temp file is removed on any failure. A process killed
+    mid-write (kill -9, power loss) cannot remove its own: the next save of `path` does."""
+    started = time.time()
     directory = os.path.dirname(os.path.abspath(path))
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
         mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=_temp_prefix(path) + f"{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
@@ -128,6 +133,46 @@ def _atomic_write(path, text):
             os.close(dfd)
     except OSError:
         pass
+    _remove_orphans(path, started)
+
+
+def _temp_prefix(path):
+    return "." + os.path.basename(path) + "."
+
+
+def _remove_orphans(path, started):
+    """Remove the temp files earlier saves of `path` left behind when killed: exactly our name
+    (.<name>.<pid>.<8 random characters>.tmp), a regular file of ours, last written before this save
+    started, by a process that no longer runs. Anything else stays: another program's file, a
+    save in progress. POSIX only (os.kill(pid, 0) only asks there)."""
+    if os.name != "posix":
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    ours = re.compile(re.escape(_temp_prefix(path)) + r"(\d+)\.[a-z0-9_]{8}\.tmp")
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        m = ours.fullmatch(entry.name)
+        if not m or _running(int(m.group(1))):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and st.st_mtime < started:
+                os.unlink(entry.path)
+        except OSError:  # gone already, or not ours to remove
+            pass
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # another user's process, or no such pid on this system
+        return True
+    return True
 
 
 # --- loading -----------------------------------------------------------------
@@ -165,24 +210,11 @@ def _unique_keys(pairs):
 def load(path):
     """Read and validate a model file; raise `ModelFileError` naming the file and field."""
     path = os.fspath(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: file not found") from None
-    except OSError as e:
-        raise ModelFileError(f"{path}: cannot read: {e.strerror or e}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ModelFileError(f"{path}: is a directory, not a model file")
-    if not stat.S_ISREG(st.st_mode):
-        raise ModelFileError(f"{path}: not a regular file")
-    if st.st_size > MAX_FILE_BYTES:
-        raise ModelFileError(f"{path}: file is {st.st_size / 2**20:.1f} MB; "
-                             f"a model file is at most {MAX_FILE_BYTES // 2**20} MB")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)  # the file may have grown since stat
-    except OSError as e:
-        raise ModelFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    with open_file(path, MAX_FILE_BYTES, "model file", ModelFileError) as f:
+        try:
+            raw = f.read(MAX_FILE_BYTES + 1)  # the file may have grown since it was measured
+        except OSError as e:
+            raise ModelFileError(f"{path}: cannot read: {e.strerror or e}") from None
     if len(raw) > MAX_FILE_BYTES:
         raise ModelFileError(f"{path}: file is over {MAX_FILE_BYTES // 2**20} MB")
     try:
