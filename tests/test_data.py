@@ -435,20 +435,6 @@ def test_csv_not_utf8(tmp_path):
     refused(write(tmp_path, "a,y\n1,caf\u00e9\n2,th\u00e9\n", "latin.csv", "latin-1"), "line 2", "UTF-8")
 
 
-def test_csv_too_big_refused_before_reading(tmp_path):
-    p = tmp_path / "big.csv"
-    with open(p, "wb") as f:
-        f.truncate(data.MAX_CSV_BYTES + 1)  # sparse: costs nothing on disk
-    refused(p, "50 MB")
-
-
-def test_csv_too_many_rows(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "MAX_ROWS", 5)
-    assert len(load_csv(write(tmp_path, "a,y\n" + "1,0\n2,1\n" * 2 + "3,0\n"))) == 5
-    refused(write(tmp_path, "a,y\n" + "1,0\n2,1\n" * 3, "big.csv"), "more than 5 rows")
-    refused(write(tmp_path, "1,0\n2,1\n" * 3, "nohead.csv"), "more than 5 rows")
-
-
 def test_a_device_file_is_refused_without_reading_it():
     with pytest.raises(DataError, match="not a regular file"):
         load_csv("/dev/zero")
@@ -580,3 +566,64 @@ def test_csv_is_streamed_into_float_arrays(tmp_path):
         tracemalloc.stop()
     assert np.array_equal(ds.X, rows[:, :8]) and np.array_equal(ds.y, rows[:, 8])
     assert peak < p.stat().st_size, (peak, p.stat().st_size)
+
+
+# --- the limits of docs/model-format.md, each at the limit and just past it ------------
+
+def padded_row(size, cells, last="0"):
+    """A row of exactly `size` bytes: `cells` cells, each spaces and a digit (cells are stripped)."""
+    body = size - 1 - (cells - 1)  # the newline and the separators
+    widths = [body // cells] * cells
+    widths[0] += body % cells
+    return ",".join(" " * (w - 1) + (last if i == cells - 1 else "1") for i, w in enumerate(widths)) + "\n"
+
+
+def test_limit_file_size(tmp_path):
+    row = padded_row(100_000, 2)
+    head, rows = "a,y\n", 524
+    tail = data.MAX_CSV_BYTES - len(head) - rows * len(row)
+    p = write(tmp_path, head + row * rows + padded_row(tail, 2, last="1"))
+    assert p.stat().st_size == data.MAX_CSV_BYTES
+    assert len(load_csv(p)) == rows + 1
+    with open(p, "ab") as f:
+        f.write(b"\n")
+    refused(p, "file is 50.0 MB (52,428,801 bytes); a CSV file is at most 50 MB")
+
+
+def test_limit_file_size_is_checked_before_reading(tmp_path, monkeypatch):
+    p = tmp_path / "big.csv"
+    with open(p, "wb") as f:
+        f.truncate(data.MAX_CSV_BYTES + 1)  # sparse: costs nothing on disk
+    monkeypatch.setattr("builtins.open", lambda *a, **k: pytest.fail("opened"))
+    refused(p, "a CSV file is at most 50 MB")
+
+
+def test_limit_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "MAX_ROWS", 5)
+    assert len(load_csv(write(tmp_path, "a,y\n" + "1,0\n2,1\n" * 2 + "3,0\n"))) == 5
+    refused(write(tmp_path, "a,y\n" + "1,0\n2,1\n" * 3, "big.csv"), "more than 5 rows")
+    refused(write(tmp_path, "1,0\n2,1\n" * 3, "nohead.csv"), "more than 5 rows")
+
+
+def test_limit_columns(tmp_path):
+    names = [f"f{i}" for i in range(data.MAX_FEATURES)]
+    row = ",".join(["1"] * data.MAX_FEATURES)
+    ds = load_csv(write(tmp_path, f",{','.join(names)},y\n0,{row},0\n1,{row},1\n"))  # and an index column
+    assert ds.X.shape == (2, data.MAX_FEATURES)
+    refused(write(tmp_path, f"{row},1,0\n{row},1,1\n", "wide.csv"), f"{data.MAX_FEATURES + 1} feature columns")
+
+
+def test_limit_row_length(tmp_path):
+    head = ",".join(f"f{i}" for i in range(8)) + ",y\n"
+    short = ",".join(["2"] * 8) + ",1\n"
+    ds = load_csv(write(tmp_path, head + padded_row(data.MAX_ROW_BYTES, 9) + short))
+    assert np.array_equal(ds.X[0], [1] * 8)
+    refused(write(tmp_path, head + padded_row(data.MAX_ROW_BYTES + 1, 9) + short, "long.csv"),
+            "line 2: the row is longer than 1 MB")
+
+
+def test_limit_cell_length(tmp_path):
+    cell = " " * (131_072 - 1) + "5"
+    ds = load_csv(write(tmp_path, f"a,y\n{cell},0\n2,1\n"))
+    assert ds.X[0, 0] == 5
+    refused(write(tmp_path, f"a,y\n {cell},0\n2,1\n", "long.csv"), "line 2: a cell is longer than 131,072 characters")

@@ -381,9 +381,9 @@ def test_duplicate_key(saved):
 @pytest.mark.parametrize("depth", [5_000, 1_000_000])
 def test_deep_nesting_refused(tmp_path, depth):
     p = tmp_path / "deep.json"
-    p.write_text('{"format": "micrograd-model", "version": 1, "metrics": ' + "[" * depth + "]" * depth + "}")
-    with pytest.raises(ModelFileError, match="nested too deeply"):
-        modelfile.load(p)
+    p.write_text('{"format": "micrograd-model", "version": 1,\n "metrics": ' + "[" * depth + "]" * depth + "}")
+    with pytest.raises(ModelFileError, match=r"deep.json: line 2 column 44: nested too deeply \(a model file nests at most 32"):
+        modelfile.load(p)  # the document is level 1: the 32nd bracket (column 12 + 32) is level 33
 
 
 def test_non_utf8(saved):
@@ -561,3 +561,75 @@ def test_surrogate_pairs_are_characters(saved):
     doc["data"]["classes"] = ["cat \U0001f408", "dog"]
     saved.write_text(json.dumps(doc))  # written as "\ud83d\udc08": one character
     assert modelfile.load(saved).classes[0] == "cat \U0001f408"
+
+
+# --- the limits of docs/model-format.md, each at the limit and just past it ------------
+
+def test_limit_file_size(saved):
+    text = saved.read_text()
+    saved.write_text(text + " " * (modelfile.MAX_FILE_BYTES - len(text.encode())))
+    modelfile.load(saved)  # exactly 20 MB
+    with open(saved, "a") as f:
+        f.write(" ")
+    with pytest.raises(ModelFileError, match=r"file is 20\.0 MB \(20,971,521 bytes\); a model file is at most 20 MB"):
+        modelfile.load(saved)
+
+
+def test_limit_nesting(saved):
+    doc = good_doc(saved)
+    for lists, ok in ((30, True), (31, False)):  # the document and metrics are 2 levels
+        doc["metrics"]["deep"] = json.loads("[" * lists + "]" * lists)
+        saved.write_text(json.dumps(doc))
+        if ok:
+            modelfile.load(saved)
+        else:
+            with pytest.raises(ModelFileError, match=r"metrics\.deep(\[0\]){30}: nested too deeply \(at most 32"):
+                modelfile.load(saved)
+
+
+@pytest.mark.parametrize("inputs,hidden,ok", [(64, [64] * 8, True), (65, [4], False), (2, [65], False),
+                                              (2, [4] * 9, False)])
+def test_limit_network_size(tmp_path, inputs, hidden, ok):
+    sizes = hidden + [1]
+    cfg = dict(inputs=inputs, layers=sizes, activations=["tanh"] * len(hidden) + ["linear"])
+    doc = {"format": "micrograd-model", "version": 1,
+           "architecture": {"inputs": inputs, "layers": [{"size": n, "activation": a}
+                                                         for n, a in zip(sizes, cfg["activations"])]},
+           "parameters": [{"weights": [[0.1] * fan_in] * n, "biases": [0.0] * n}
+                          for n, fan_in in zip(sizes, [inputs] + sizes)],
+           "training": {**Config().to_dict(), **cfg}}
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(doc))
+    if ok:
+        assert modelfile.load(path).parameter_count == 64 * 64 * 8 + 64 * 8 + 64 + 1
+    else:
+        with pytest.raises(ModelFileError, match=r"architecture\.(inputs: must be 1\.\.64|layers\[0\]\.size: must be "
+                                                 r"1\.\.64|layers: expected 1\.\.9 layers)"):
+            modelfile.load(path)
+
+
+def test_limit_history_points(tmp_path):
+    cfg = Config(inputs=1, layers=[1], activations=["linear"])
+    for n, ok in ((modelfile.MAX_HISTORY, True), (modelfile.MAX_HISTORY + 1, False)):
+        doc = modelfile.to_document(modelfile.Model(cfg, [(np.ones((1, 1)), np.zeros(1))]))
+        doc["history"] = {"epoch": list(range(1, n + 1))}
+        path = tmp_path / "h.json"
+        path.write_text(json.dumps(doc))
+        if ok:
+            assert len(modelfile.load(path).history["epoch"]) == n
+        else:
+            with pytest.raises(ModelFileError, match="history.epoch: 10001 points; a model file holds at most 10000"):
+                modelfile.load(path)
+
+
+def test_limit_numbers(saved):
+    doc = good_doc(saved)
+    doc["parameters"][0]["biases"][0] = "@@"
+    for literal, ok in (("1.7976931348623157e308", True), ("1.7976931348623159e308", False),
+                        ("-1.7976931348623157e308", True), ("1e309", False)):
+        saved.write_text(json.dumps(doc).replace('"@@"', literal))
+        if ok:
+            assert abs(modelfile.load(saved).weights[0][1][0]) == np.finfo(np.float64).max
+        else:
+            with pytest.raises(ModelFileError, match=re.escape(f"parameters[0].biases[0]: {literal} is not a finite")):
+                modelfile.load(saved)

@@ -207,6 +207,24 @@ def _unique_keys(pairs):
     return d
 
 
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # a string (skipped whole) or a bracket
+
+
+def _too_deep_at(text):
+    """(line, column) where the nesting of `text` first passes MAX_DEPTH."""
+    depth = 0
+    for m in _STRUCTURE.finditer(text):
+        c = m.group()
+        if c in ("]", "}"):
+            depth -= 1
+        elif c in ("[", "{"):
+            depth += 1
+        if depth > MAX_DEPTH:
+            at = m.start()
+            return text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+    return 1, 1  # only if the parser and this scan disagree on where strings end
+
+
 def load(path):
     """Read and validate a model file; raise `ModelFileError` naming the file and field."""
     path = os.fspath(path)
@@ -245,6 +263,8 @@ def loads(raw):
         truncated = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")
         what = "truncated JSON (the file ends early)" if truncated else f"invalid JSON: {e.msg}"
         raise ModelFileError(f"line {e.lineno} column {e.colno}: {what}") from None
-    except RecursionError:
-        raise ModelFileError(f"nested too deeply (a model file nests at most {MAX_DEPTH} levels)") from None
+    except RecursionError:  # the parser's own limit, near 1,000 levels; it says not where
+        line, column = _too_deep_at(text)
+        raise ModelFileError(f"line {line} column {column}: nested too deeply "
+                             f"(a model file nests at most {MAX_DEPTH} levels)") from None
     return from_document(doc)
