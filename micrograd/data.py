@@ -286,23 +286,32 @@ def finite_row(path, line, cells, names):
 
 
 class _Growing:
-    """A numpy array filled one row at a time, doubling its room when full (in place when the
-    allocator can; rows not yet filled take no memory): 8 bytes a number, where a list of Python
-    floats costs 32 and a list of strings more."""
+    """A numpy array filled one row at a time, made room for up front and grown by half when
+    full: 8 bytes a number, where a list of Python floats costs 32 and a list of strings more.
+    Room never filled costs no memory (the pages are never touched) and is given back."""
 
-    def __init__(self, shape=(), dtype=np.float64):
-        self.a = np.empty((1024, *shape), dtype)
+    def __init__(self, room, shape=(), dtype=np.float64):
+        self.a = np.empty((max(room, 16), *shape), dtype)
         self.n = 0
 
     def append(self, row):
         if self.n == len(self.a):
-            self.a.resize((2 * self.n, *self.a.shape[1:]), refcheck=False)
+            self.a.resize((self.n + self.n // 2, *self.a.shape[1:]), refcheck=False)
         self.a[self.n] = row
         self.n += 1
 
     def array(self):
         self.a.resize((self.n, *self.a.shape[1:]), refcheck=False)
         return self.a
+
+
+def _room(path, cells):
+    """Rows to make room for: the file's size over the length of one row (the rows of a data
+    file are much alike); a little if the file cannot be measured any more."""
+    try:
+        return min(os.path.getsize(path) // (sum(map(len, cells)) + len(cells)) + 1, MAX_ROWS + 1)
+    except OSError:
+        return 1024
 
 
 class _Lines:
@@ -448,9 +457,11 @@ def load_csv(path, label: str | None = None) -> Dataset:
         raise DataError(f"{path}: {width - skip - 1} feature columns; the limit is {MAX_FEATURES}")
     if header:
         names = _header_names(path, head_line, head, skip)
+        first = next(rows, None)
+        if first is None:
+            raise DataError(f"{path}: no data rows after the header")
     else:
         names = [f"x{i + 1}" for i in range(width - 1)] + ["y"]
-        rows = itertools.chain([first], rows)
     if label is None:
         label = names[-1]
     if label not in names:
@@ -460,11 +471,12 @@ def load_csv(path, label: str | None = None) -> Dataset:
     features = [c for c in names if c != label]
     fcols = [skip + i for i in range(len(names)) if i != li]
 
-    X, y, codes = _Growing((len(fcols),)), _Growing(), _Growing(dtype=np.int32)
+    room = _room(path, first[1])
+    X, y, codes = _Growing(room, (len(fcols),)), _Growing(room), _Growing(room, dtype=np.int32)
     texts = {}           # distinct label texts (the first MAX_TEXT_CLASSES) -> code
     numeric = True       # every label so far is a number
     non_finite = None    # (line, cell) of the first non-finite numeric label
-    for line, row in rows:
+    for line, row in itertools.chain([first], rows):
         if len(row) != width:
             raise DataError(f"{path}: line {line} has {len(row)} cells, expected {width}")
         if X.n == MAX_ROWS:
@@ -485,8 +497,6 @@ def load_csv(path, label: str | None = None) -> Dataset:
                 y.append(v)
                 if non_finite is None and not math.isfinite(v):
                     non_finite = (line, cell)
-    if X.n == 0:
-        raise DataError(f"{path}: no data rows after the header")
     X = X.array()
     source = {"csv": os.path.abspath(path), "label": label, "columns": list(names)}
     if numeric:
@@ -541,7 +551,8 @@ def read_inputs(path, features):
     else:
         cols = list(range(len(features)))
         rows = itertools.chain([first], rows)
-    X, lines = _Growing((len(cols),)), _Growing(dtype=np.int64)
+    room = _room(path, head)
+    X, lines = _Growing(room, (len(cols),)), _Growing(room, dtype=np.int64)
     for line, row in rows:
         if len(row) <= max(cols):
             raise DataError(f"{path}: line {line} has {len(row)} cells; the model takes {len(features)} inputs")

