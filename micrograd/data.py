@@ -28,7 +28,7 @@ MAX_ROWS = 1_000_000
 MAX_FEATURES = 64
 MAX_ROW_BYTES = 1024 * 1024  # one row, quoted line breaks included: bounds what csv holds at once
 MAX_TEXT_CLASSES = 100     # distinct text labels tracked; more is refused anyway (binary only)
-SEPARATORS = (";", "\t", ",")  # a tie in the first line goes to the earlier: '1,5;2,5' is decimal commas
+SEPARATORS = ("\t", ";", ",")  # the first of these in a file's first line separates its columns
 
 
 class DataError(ValueError):
@@ -373,8 +373,9 @@ def _unclosed_quote(lines, start):
 
 
 def _separator(f):
-    """Whichever of ';', tab and ',' occurs most often outside quotes in the first non-blank line
-    (a tie goes to the earlier in SEPARATORS); ',' when none does. Leaves `f` where it was."""
+    """The first of tab, ';' and ',' that occurs outside quotes in the first non-blank line; ','
+    when none does. Not the most frequent: in '1,5;2,5;1,0' (decimal commas, as spreadsheets
+    write them where ';' separates) the commas outnumber the separators. Leaves `f` where it was."""
     at = f.tell()
     line = b""
     while not line.strip():
@@ -383,9 +384,7 @@ def _separator(f):
             break
     f.seek(at)
     outside = "".join(line.decode("utf-8", "replace").split('"')[::2])
-    counts = {sep: outside.count(sep) for sep in SEPARATORS}
-    best = max(SEPARATORS, key=counts.get)
-    return best if counts[best] else ","
+    return next((sep for sep in SEPARATORS if sep in outside), ",")
 
 
 def records(path):

@@ -494,6 +494,8 @@ def test_csv_separator_inside_quotes_is_not_counted(tmp_path):
 def test_csv_decimal_commas_are_named(tmp_path):
     p = write(tmp_path, "a;b;y\n1,5;2;0\n3;4;1\n")
     refused(p, "line 2, column 'a': '1,5' is not a number (write decimals with a point: 1.5, not 1,5)")
+    p = write(tmp_path, "2;1,5;0\n3;4,5;1\n", "noheader.csv")  # as many commas as semicolons
+    refused(p, "line 1, column 'x2': '1,5' is not a number (write decimals with a point")
 
 
 def test_csv_one_column_message_names_the_separators(tmp_path):

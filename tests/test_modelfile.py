@@ -1,4 +1,5 @@
 """The model file: round trips, the documented loader, atomic writes, decimation, bad files."""
+import csv
 import json
 import os
 import re
@@ -11,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from micrograd import modelfile
+from micrograd import data, modelfile
 from micrograd.data import make_dataset, split
 from micrograd.modelfile import ModelFileError
-from micrograd.config import Config, DataSpec
+from micrograd.config import MAX_LAYERS, MAX_WIDTH, Config, DataSpec
 from micrograd.session import Session
 from micrograd.train import Epoch, Trainer
 
@@ -633,3 +634,14 @@ def test_limit_numbers(saved):
         else:
             with pytest.raises(ModelFileError, match=re.escape(f"parameters[0].biases[0]: {literal} is not a finite")):
                 modelfile.load(saved)
+
+
+def test_limits_table_states_the_limits_the_code_enforces():
+    table = DOC.read_text(encoding="utf-8").split("\n## Limits\n", 1)[1].split("\n## ", 1)[0]
+    for limit in (modelfile.MAX_FILE_BYTES, data.MAX_CSV_BYTES, data.MAX_ROW_BYTES, modelfile.MAX_HISTORY,
+                  data.MAX_ROWS, csv.field_size_limit()):
+        assert f"{limit:,}" in table, limit
+    assert f"| nesting | {modelfile.MAX_DEPTH} levels" in table and f"{data.MAX_FEATURES} features" in table
+    assert f"1..{MAX_WIDTH} inputs; 1..{MAX_LAYERS + 1} layers (8 hidden and the output) of 1..{MAX_WIDTH}" in table
+    readme = (DOC.parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "(docs/model-format.md#limits)" in readme
