@@ -239,7 +239,7 @@ def _os_problem(e):
 
 # --- CSV ---------------------------------------------------------------------
 
-def number(cell):
+def _number(cell):
     """The value of a cell in ASCII decimal notation ('-1.5', '2e3', 'inf', 'nan'), else None.
     float() alone also reads '١٢', '１２' and '1_000', which no CSV or JSON tool writes: a column
     of them is text that looks like numbers."""
@@ -266,7 +266,7 @@ def _why_not(cell):
     return " (numbers are read in ASCII decimal notation only: digits 0-9, no '_')"
 
 
-def finite_row(path, line, cells, names):
+def _finite_row(path, line, cells, names):
     """The cells as floats, or DataError naming the line and the column (from `names`) of the first
     cell that is not a finite number in ASCII decimal notation."""
     try:
@@ -277,7 +277,7 @@ def finite_row(path, line, cells, names):
     # one sum is finite only if every value is; rarely finite values overflow it, then the scan finds nothing
     if values is None or not math.isfinite(sum(values)) or not text.isascii() or "_" in text:
         for c, name in zip(cells, names):
-            v = number(c)
+            v = _number(c)
             if v is None:
                 raise DataError(f"{path}: line {line}, column {name!r}: {_shown(c)} is not a number{_why_not(c)}")
             if not math.isfinite(v):
@@ -343,7 +343,8 @@ class _Lines:
                 raise DataError(f"{self.path}: file is over the {MAX_CSV_BYTES // 2**20} MB limit")
             if self.line == 0 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
-            self.pending = re.split(rb"(?<=\r)(?!\n)", raw)[::-1] if b"\r" in raw[:-2] else [raw]
+            pieces = re.split(rb"(?<=\r)(?!\n)", raw) if b"\r" in raw[:-2] else [raw]
+            self.pending = [piece for piece in reversed(pieces) if piece]
         raw = self.pending.pop()
         self.line += 1
         self.row_bytes += len(raw)
@@ -446,7 +447,7 @@ def load_csv(path, label: str | None = None) -> Dataset:
     if first is None:
         raise DataError(f"{path}: file is empty")
     head_line, head = first
-    header = not any(number(c) is not None for c in head)
+    header = not any(_number(c) is not None for c in head)
     skip = int(header and len(head) > 1 and head[0] == "")  # the row index pandas and R write, unnamed
     width = len(head)
     if width - skip < 2:
@@ -480,7 +481,7 @@ def load_csv(path, label: str | None = None) -> Dataset:
             raise DataError(f"{path}: line {line} has {len(row)} cells, expected {width}")
         if X.n == MAX_ROWS:
             raise DataError(f"{path}: more than {MAX_ROWS:,} rows")
-        X.append(finite_row(path, line, [row[i] for i in fcols], features))
+        X.append(_finite_row(path, line, [row[i] for i in fcols], features))
         cell = row[skip + li]
         if not cell:
             raise DataError(f"{path}: line {line}, column {label!r}: empty label")
@@ -489,7 +490,7 @@ def load_csv(path, label: str | None = None) -> Dataset:
             code = texts[cell] = len(texts)
         codes.append(-1 if code is None else code)
         if numeric:
-            v = number(cell)
+            v = _number(cell)
             if v is None:
                 numeric = False
             else:
@@ -513,7 +514,7 @@ def load_csv(path, label: str | None = None) -> Dataset:
                         "classification needs two")
     if count == 2:
         if numeric:  # each class is named as the file first writes it
-            classes = [next((t for t in texts if number(t) == v), f"{v:g}") for v in distinct]
+            classes = [next((t for t in texts if _number(t) == v), f"{v:g}") for v in distinct]
             y = (values == distinct[1]).astype(np.float64)
         else:
             classes = distinct
@@ -538,7 +539,7 @@ def read_inputs(path, features):
     if first is None:
         raise DataError(f"{path}: file is empty")
     head_line, head = first
-    if not any(number(c) is not None for c in head):
+    if not any(_number(c) is not None for c in head):
         where = {}
         for i, c in enumerate(head):
             where.setdefault(c, i)
@@ -557,6 +558,6 @@ def read_inputs(path, features):
             raise DataError(f"{path}: line {line} has {len(row)} cells; the model takes {len(features)} inputs")
         if lines.n == MAX_ROWS:
             raise DataError(f"{path}: more than {MAX_ROWS:,} rows")
-        X.append(finite_row(path, line, [row[i] for i in cols], features))
+        X.append(_finite_row(path, line, [row[i] for i in cols], features))
         lines.append(line)
     return X.array(), lines.array()

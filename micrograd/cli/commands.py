@@ -103,7 +103,6 @@ def predict(a, out, err):
     model = modelfile.load(a.model)
     if a.csv:
         X, lines = read_inputs(a.csv, model.features)
-        where = [f"line {n}" for n in lines.tolist()]
     else:
         rows = [floats(x, "--x") for x in a.x]
         bad = next((r for r in rows if len(r) != model.inputs), None)
@@ -111,7 +110,6 @@ def predict(a, out, err):
             raise UsageError(f"--x: the model takes {model.inputs} inputs "
                              f"({', '.join(model.features)}), got {len(bad)}")
         X = np.array(rows, dtype=np.float64)
-        where = [f"--x #{i + 1}" for i in range(len(X))]
     y = model.predict(X)[:, 0] if len(X) else np.zeros(0)
     classify = model.task == "classification"
     w = csv.writer(out, lineterminator="\n")
@@ -121,7 +119,8 @@ def predict(a, out, err):
         w.writerow([*map(repr, x), repr(v), *([classes[i] or ""] if classify else [])])
     bad = np.flatnonzero(~np.isfinite(y)).tolist()
     if bad:
-        named = ", ".join(where[i] for i in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        named = ", ".join(f"line {lines[i]}" if a.csv else f"--x #{i + 1}" for i in bad[:10]) \
+            + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
         source = f" of {a.csv}" if a.csv else ""
         err.write(f"{PROG}: error: the output is not a finite number for {len(bad)} of {len(y)} inputs "
                   f"({named}{source}){'; they have no class' if classify else ''}. The model may have "
