@@ -30,6 +30,7 @@ MICROGRAD = str(Path(modelfile.__file__).resolve().parents[1])
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 FUZZ = settings(max_examples=EXAMPLES or 120, deadline=None, derandomize=not EXAMPLES,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+TRACED = settings(FUZZ, max_examples=EXAMPLES or 40)  # two loads an example, traced line by line
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +118,7 @@ def paths(doc, prefix=()):
         yield from paths(v, prefix + (k,))
 
 
+_REMOVE = object()
 
 
 def edit_target(doc, path):
@@ -144,7 +146,6 @@ def edit(doc, path, value):
     return doc
 
 
-_REMOVE = object()
 PATHS = list(paths(DOCUMENT))[1:]
 OBJECTS = [p for p in paths(DOCUMENT) if isinstance(edit_target(DOCUMENT, p), dict)]
 TOKENS = ["NaN", "Infinity", "-Infinity", "1e400", "-1e999", "1" * 310, "-" + "9" * 5000, '"\\ud800"',
@@ -199,7 +200,7 @@ def test_model_file_is_refused_by_name_or_works(folder, raw):
         in (commands.EXIT_OK, commands.EXIT_NOT_FINITE)
 
 
-@FUZZ
+@TRACED
 @given(values, st.integers(1, 3))
 def test_model_file_load_is_linear(folder, value, scale):
     """k copies of any value in a file cost about k times one copy (a quadratic check makes 8
@@ -292,7 +293,7 @@ def test_csv_is_refused_by_line_or_works(folder, two_input_model, raw):
         assert status in (commands.EXIT_OK, commands.EXIT_NOT_FINITE)
 
 
-@FUZZ
+@TRACED
 @given(csv_files(), st.integers(1, 3))
 def test_csv_load_is_linear(folder, raw, scale):
     """k copies of the rows cost about k times one copy."""
