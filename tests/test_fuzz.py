@@ -100,7 +100,7 @@ def _valid_document():
 
 
 DOCUMENT = _valid_document()
-FIELD = r"(line \d+( column \d+)?: |file is empty|document: |[A-Za-z_]\w*(\.|\[|: )|\[')"
+FIELD = r"(line \d+( column \d+)?: |file is empty|document(: |\[)|[A-Za-z_]\w*(\.|\[|: ))"
 
 strings = st.text(st.characters(exclude_categories=()), max_size=8) | st.sampled_from(
     ["\ud800", "a\udfffb", "\U0001f408", "\u0661\u0662", "", "relu", "classification", "x1", "\x00", "\u2028"])

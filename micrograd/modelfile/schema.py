@@ -128,12 +128,11 @@ def _short(text, limit=40):
 
 
 def _child(where, key):
-    """The name of a field inside `where`: 'metrics.summary', 'parameters[0]', "data['odd key']"."""
-    if isinstance(key, int):
-        return f"{where}[{key}]"
-    if len(key) <= 40 and _NAME.fullmatch(key):
+    """The name of a field inside `where` ('' for the document): 'metrics.summary', 'parameters[0]',
+    "data['odd key']", "document['odd key']"."""
+    if isinstance(key, str) and len(key) <= 40 and _NAME.fullmatch(key):
         return f"{where}.{key}" if where else key
-    return f"{where}[{_short(key)}]"
+    return f"{where or 'document'}[{key if isinstance(key, int) else _short(key)}]"
 
 
 def _spell(path):
