@@ -169,7 +169,7 @@ def _int(v, where, lo, hi):
 
 
 def _finite_number(v):
-    """A finite JSON number (a bool is not a number; NaN/inf only reach here from Python callers)."""
+    """A finite number; a bool is not one."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and is_finite(v)
 
 
