@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
+import errno
+import itertools
 import math
 import numbers
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +26,9 @@ MAX_SAMPLES = 100_000      # built-in sets: bigger is pointless for a scalar eng
 MAX_CSV_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 1_000_000
 MAX_FEATURES = 64
+MAX_ROW_BYTES = 1024 * 1024  # one row, quoted line breaks included: bounds what csv holds at once
+MAX_TEXT_CLASSES = 100     # distinct text labels tracked; more is refused anyway (binary only)
+SEPARATORS = ("\t", ";", ",")  # the first of these in a file's first line separates its columns
 
 
 class DataError(ValueError):
@@ -198,131 +204,360 @@ def split(ds: Dataset, test_ratio: float = 0.2, seed: int = 0) -> tuple[Dataset,
     return part(order[~take]), part(order[take])
 
 
+# --- files -------------------------------------------------------------------
+
+def open_file(path, max_bytes, what, error):
+    """Open `path` for binary reading after the checks that need no reading: a regular file (not
+    a directory, a device or a pipe, whose size says nothing and whose reading may never end) of
+    at most `max_bytes`. Every problem, an OSError included, is raised as `error` naming the path."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        broken = os.path.islink(path)
+        raise error(f"{path}: {'broken symbolic link (its target does not exist)' if broken else 'file not found'}") \
+            from None
+    except OSError as e:
+        raise error(f"{path}: {_os_problem(e)}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{path}: is a directory, not a {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{path}: not a regular file")
+    if st.st_size > max_bytes:
+        raise error(f"{path}: file is {st.st_size / 2**20:.1f} MB ({st.st_size:,} bytes); "
+                    f"a {what} is at most {max_bytes // 2**20} MB")
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise error(f"{path}: {_os_problem(e)}") from None
+
+
+def _os_problem(e):
+    if e.errno == errno.ELOOP:
+        return "symbolic link loop (the link leads back to itself)"
+    return f"cannot read: {e.strerror or e}"
+
+
 # --- CSV ---------------------------------------------------------------------
 
-def _is_number(cell):
+def _number(cell):
+    """The value of a cell in ASCII decimal notation ('-1.5', '2e3', 'inf', 'nan'), else None.
+    float() alone also reads '١٢', '１２' and '1_000', which no CSV or JSON tool writes: a column
+    of them is text that looks like numbers."""
+    if not cell.isascii() or "_" in cell:
+        return None
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def _shown(cell):
+    return repr(cell) if len(cell) <= 40 else repr(cell[:40]) + "..."
+
+
+def _why_not(cell):
+    """Why a cell that looks like a number is not read as one."""
+    if re.fullmatch(r"[+-]?[0-9]+,[0-9]+", cell):
+        return " (write decimals with a point: 1.5, not 1,5)"
     try:
         float(cell)
     except ValueError:
-        return False
-    return True
+        return ""
+    return " (numbers are read in ASCII decimal notation only: digits 0-9, no '_')"
 
 
-def read_rows(path):
-    """Non-blank rows (cells stripped) with their line numbers, after size checks."""
-    if not os.path.exists(path):
-        raise DataError(f"{path}: file not found")
-    if os.path.isdir(path):
-        raise DataError(f"{path}: is a directory, not a CSV file")
-    if not os.path.isfile(path):  # a device or a pipe: its size says nothing, reading may never end
-        raise DataError(f"{path}: not a regular file")
-    size = os.path.getsize(path)
-    too_big = f"{path}: file is over the {MAX_CSV_BYTES // 2**20} MB limit"
-    if size > MAX_CSV_BYTES:
-        raise DataError(too_big)
-    with open(path, "rb") as f:
-        raw = f.read(MAX_CSV_BYTES + 1)  # the file may have grown since the size check
-    if len(raw) > MAX_CSV_BYTES:
-        raise DataError(too_big)
+def _finite_row(path, line, cells, names):
+    """The cells as floats, or DataError naming the line and the column (from `names`) of the first
+    cell that is not a finite number in ASCII decimal notation."""
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise DataError(f"{path}: line {line}: not UTF-8 text") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows, lines = [], []
+        values = [float(c) for c in cells]
+    except ValueError:
+        values = None
+    text = "".join(cells)
+    # one sum is finite only if every value is; rarely finite values overflow it, then the scan finds nothing
+    if values is None or not math.isfinite(sum(values)) or not text.isascii() or "_" in text:
+        for c, name in zip(cells, names):
+            v = _number(c)
+            if v is None:
+                raise DataError(f"{path}: line {line}, column {name!r}: {_shown(c)} is not a number{_why_not(c)}")
+            if not math.isfinite(v):
+                raise DataError(f"{path}: line {line}, column {name!r}: {_shown(c)} is not a finite number")
+    return values
+
+
+class _Growing:
+    """A numpy array filled one row at a time, made room for up front and grown by half when
+    full: 8 bytes a number, where a list of Python floats costs 32 and a list of strings more.
+    Room never filled costs no memory (the pages are never touched) and is given back."""
+
+    def __init__(self, room, shape=(), dtype=np.float64):
+        self.a = np.empty((max(room, 16), *shape), dtype)
+        self.n = 0
+
+    def append(self, row):
+        if self.n == len(self.a):
+            self.a.resize((self.n + self.n // 2, *self.a.shape[1:]), refcheck=False)
+        self.a[self.n] = row
+        self.n += 1
+
+    def array(self):
+        self.a.resize((self.n, *self.a.shape[1:]), refcheck=False)
+        return self.a
+
+
+def _room(path, cells):
+    """Rows to make room for: the file's size over the length of one row (the rows of a data
+    file are much alike); a little if the file cannot be measured any more."""
     try:
-        for row in reader:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            rows.append([c.strip() for c in row])
-            lines.append(reader.line_num)
-            if len(rows) > MAX_ROWS + 1:  # stop early; + 1 for a possible header
-                raise DataError(f"{path}: more than {MAX_ROWS:,} rows")
-    except csv.Error as e:
-        raise DataError(f"{path}: line {reader.line_num}: {e}") from None
-    return rows, lines
+        return min(os.path.getsize(path) // (sum(map(len, cells)) + len(cells)) + 1, MAX_ROWS + 1)
+    except OSError:
+        return 1024
 
 
-def _first_bad(path, rows, lines, col, name):
-    """Message for the first non-numeric or non-finite cell of column `col`."""
-    for row, line in zip(rows, lines):
-        cell = row[col]
-        if not _is_number(cell):
-            return f"{path}: line {line}, column {name!r}: {cell!r} is not a number"
-        if not math.isfinite(float(cell)):
-            return f"{path}: line {line}, column {name!r}: {cell!r} is not a finite number"
-    return None
+class _Lines:
+    """A CSV file's text line by line, for csv.reader: each line decoded on its own (a bad byte
+    is reported with its line), bare CR line ends split as csv expects, a row (quoted line breaks
+    included) held to MAX_ROW_BYTES, the file to MAX_CSV_BYTES even if it grows while read.
+    `row` keeps the lines of the row being read, to find where an unclosed quote opened."""
+
+    def __init__(self, f, path):
+        self.f, self.path = f, path
+        self.line = 0          # lines handed out
+        self.read = 0          # bytes read
+        self.row, self.row_bytes = [], 0
+        self.pending = []      # the rest of a line split at bare CRs, last piece first
+
+    def new_row(self):
+        self.row, self.row_bytes = [], 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if not self.pending:
+            raw = self.f.readline(MAX_ROW_BYTES + 1)
+            if not raw:
+                raise StopIteration
+            self.read += len(raw)
+            if self.read > MAX_CSV_BYTES:
+                raise DataError(f"{self.path}: file is over the {MAX_CSV_BYTES // 2**20} MB limit")
+            if self.line == 0 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            pieces = re.split(rb"(?<=\r)(?!\n)", raw) if b"\r" in raw[:-2] else [raw]
+            self.pending = [piece for piece in reversed(pieces) if piece]
+        raw = self.pending.pop()
+        self.line += 1
+        self.row_bytes += len(raw)
+        if self.row_bytes > MAX_ROW_BYTES:
+            start = self.line - len(self.row)
+            opened = _unclosed_quote(self.row, start)
+            raise DataError(f"{self.path}: line {opened}: the quote opened here is not closed within 1 MB"
+                            if opened else f"{self.path}: line {start}: the row is longer than 1 MB")
+        if b"\0" in raw:
+            raise DataError(f"{self.path}: line {self.line}: holds a NUL byte (a binary file, not CSV text?)")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"{self.path}: line {self.line}: not UTF-8 text") from None
+        self.row.append(text)
+        return text
+
+
+def _unclosed_quote(lines, start):
+    """The line (numbered from `start`) where a quote that is still open at the end of `lines`
+    opened, or None: each line with an odd number of quotes opens or closes one."""
+    opened = None
+    for i, text in enumerate(lines):
+        if text.count('"') % 2:
+            opened = start + i if opened is None else None
+    return opened
+
+
+def _separator(f):
+    """The first of tab, ';' and ',' that occurs outside quotes in the first non-blank line; ','
+    when none does. Not the most frequent: in '1,5;2,5;1,0' (decimal commas, as spreadsheets
+    write them where ';' separates) the commas outnumber the separators. Leaves `f` where it was."""
+    at = f.tell()
+    line = b""
+    while not line.strip():
+        line = f.readline(MAX_ROW_BYTES + 1)
+        if not line:
+            break
+    f.seek(at)
+    outside = "".join(line.decode("utf-8", "replace").split('"')[::2])
+    return next((sep for sep in SEPARATORS if sep in outside), ",")
+
+
+def records(path):
+    """(line, cells) for each non-blank row of a CSV file, cells stripped of spaces, one row at a
+    time: the file is never held in memory. Comma-, semicolon- or tab-separated (see _separator);
+    a problem is a DataError naming the file and the line."""
+    f = open_file(path, MAX_CSV_BYTES, "CSV file", DataError)
+    with f:
+        lines = _Lines(f, path)
+        reader = csv.reader(lines, delimiter=_separator(f), strict=True)
+        while True:
+            start = lines.line + 1
+            lines.new_row()
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                opened = _unclosed_quote(lines.row, start)
+                if "field larger than field limit" in str(e):
+                    raise DataError(f"{path}: line {opened}: the quote opened here is not closed within "
+                                    f"{csv.field_size_limit():,} characters" if opened else
+                                    f"{path}: line {lines.line}: a cell is longer than "
+                                    f"{csv.field_size_limit():,} characters") from None
+                if opened:
+                    raise DataError(f"{path}: line {opened}: the quote opened here is never closed") from None
+                raise DataError(f"{path}: line {lines.line}: {e}") from None
+            if row and (len(row) > 1 or row[0].strip()):
+                yield start, [c.strip() for c in row]
+
+
+def _header_names(path, line, cells, skip):
+    """The column names of a header row (after `skip` unnamed index columns): each named, none twice."""
+    names = cells[skip:]
+    seen = set()
+    for i, c in enumerate(names):
+        if not c:
+            raise DataError(f"{path}: line {line}: header column {i + skip + 1} has no name")
+        if c in seen:
+            raise DataError(f"{path}: line {line}: column name {_shown(c)} appears twice")
+        seen.add(c)
+    return names
 
 
 def load_csv(path, label: str | None = None) -> Dataset:
     """Load numeric features plus one label column (default: the last one).
 
     A first row with no numeric cell is a header (so text labels work without
-    one); otherwise columns are named x1..xk and y. A label with two distinct
-    values is binary classification (0/1 in sorted order); more than two numeric
-    values is regression. Anything else is refused with a DataError.
+    one); otherwise columns are named x1..xk and y. A header whose first cell is
+    empty marks a row index (as pandas' to_csv and R's write.csv write it): that
+    column is dropped. A label with two distinct values is binary classification
+    (0/1 in sorted order); more than two numeric values is regression. Anything
+    else is refused with a DataError naming the line and column. The file is
+    read one row at a time into float arrays (limits: docs/model-format.md).
     """
     path = os.fspath(path)
-    rows, lines = read_rows(path)
-    if not rows:
+    rows = records(path)
+    first = next(rows, None)
+    if first is None:
         raise DataError(f"{path}: file is empty")
-    width = len(rows[0])
-    if not any(_is_number(c) for c in rows[0]):
-        names, head_line, rows, lines = rows[0], lines[0], rows[1:], lines[1:]
-        for i, c in enumerate(names):
-            if not c:
-                raise DataError(f"{path}: line {head_line}: header column {i + 1} has no name")
-        dup = next((c for i, c in enumerate(names) if c in names[:i]), None)
-        if dup is not None:
-            raise DataError(f"{path}: line {head_line}: column name {dup!r} appears twice")
-        if not rows:
+    head_line, head = first
+    header = not any(_number(c) is not None for c in head)
+    skip = int(header and len(head) > 1 and head[0] == "")  # the row index pandas and R write, unnamed
+    width = len(head)
+    if width - skip < 2:
+        raise DataError(f"{path}: need at least 2 columns (features and a label), found {width - skip} "
+                        "(columns are separated by commas, semicolons or tabs)")
+    if width - skip - 1 > MAX_FEATURES:
+        raise DataError(f"{path}: {width - skip - 1} feature columns; the limit is {MAX_FEATURES}")
+    if header:
+        names = _header_names(path, head_line, head, skip)
+        first = next(rows, None)
+        if first is None:
             raise DataError(f"{path}: no data rows after the header")
     else:
         names = [f"x{i + 1}" for i in range(width - 1)] + ["y"]
-    if len(rows) > MAX_ROWS:
-        raise DataError(f"{path}: more than {MAX_ROWS:,} rows")
-    if width < 2:
-        raise DataError(f"{path}: need at least 2 columns (features and a label), found {width}")
-    if width - 1 > MAX_FEATURES:
-        raise DataError(f"{path}: {width - 1} feature columns; the limit is {MAX_FEATURES}")
-    for row, line in zip(rows, lines):
-        if len(row) != width:
-            raise DataError(f"{path}: line {line} has {len(row)} cells, expected {width}")
     if label is None:
         label = names[-1]
     if label not in names:
         raise DataError(f"{path}: label column {label!r} not found; "
                         f"available columns: {', '.join(names)}")
     li = names.index(label)
-    fi = [i for i in range(width) if i != li]
-    try:  # fast path; on failure rescan to name the first bad cell
-        X = np.array([[float(r[i]) for i in fi] for r in rows]).reshape(len(rows), len(fi))
-    except ValueError:
-        X = None
-    if X is None or not np.isfinite(X).all():
-        raise DataError(next(m for i in fi if (m := _first_bad(path, rows, lines, i, names[i]))))
+    features = [c for c in names if c != label]
+    fcols = [skip + i for i in range(len(names)) if i != li]
 
-    labels = [r[li] for r in rows]
-    for line, cell in zip(lines, labels):
+    room = _room(path, first[1])
+    X, y, codes = _Growing(room, (len(fcols),)), _Growing(room), _Growing(room, dtype=np.int32)
+    texts = {}           # distinct label texts (the first MAX_TEXT_CLASSES) -> code
+    numeric = True       # every label so far is a number
+    non_finite = None    # (line, cell) of the first non-finite numeric label
+    for line, row in itertools.chain([first], rows):
+        if len(row) != width:
+            raise DataError(f"{path}: line {line} has {len(row)} cells, expected {width}")
+        if X.n == MAX_ROWS:
+            raise DataError(f"{path}: more than {MAX_ROWS:,} rows")
+        X.append(_finite_row(path, line, [row[i] for i in fcols], features))
+        cell = row[skip + li]
         if not cell:
             raise DataError(f"{path}: line {line}, column {label!r}: empty label")
-    numeric = all(_is_number(c) for c in labels)
-    if numeric and (m := _first_bad(path, rows, lines, li, label)):
-        raise DataError(m)
-    values = [float(c) for c in labels] if numeric else labels
-    distinct = sorted(set(values))
+        code = texts.get(cell)
+        if code is None and len(texts) < MAX_TEXT_CLASSES:
+            code = texts[cell] = len(texts)
+        codes.append(-1 if code is None else code)
+        if numeric:
+            v = _number(cell)
+            if v is None:
+                numeric = False
+            else:
+                y.append(v)
+                if non_finite is None and not math.isfinite(v):
+                    non_finite = (line, cell)
+    X = X.array()
     source = {"csv": os.path.abspath(path), "label": label, "columns": list(names)}
-    features = [names[i] for i in fi]
-    if len(distinct) == 1:
-        raise DataError(f"{path}: column {label!r}: only one class ({labels[0]!r}); "
+    if numeric:
+        if non_finite:
+            raise DataError(f"{path}: line {non_finite[0]}, column {label!r}: {_shown(non_finite[1])} "
+                            "is not a finite number")
+        values = y.array()
+        distinct = np.unique(values).tolist()
+        count = len(distinct)
+    else:
+        distinct = sorted(texts)
+        count = len(texts) if len(texts) < MAX_TEXT_CLASSES else f"more than {MAX_TEXT_CLASSES - 1}"
+    if count == 1:
+        raise DataError(f"{path}: column {label!r}: only one class ({_shown(next(iter(texts)))}); "
                         "classification needs two")
-    if len(distinct) == 2:
-        classes = [labels[values.index(v)] for v in distinct]
-        y = [float(v == distinct[1]) for v in values]
+    if count == 2:
+        if numeric:  # each class is named as the file first writes it
+            classes = [next((t for t in texts if _number(t) == v), f"{v:g}") for v in distinct]
+            y = (values == distinct[1]).astype(np.float64)
+        else:
+            classes = distinct
+            y = (codes.array() == texts[distinct[1]]).astype(np.float64)
         return Dataset(X, y, "classification", features, label, source, classes)
     if not numeric:
-        shown = ", ".join(map(repr, distinct[:5])) + (", ..." if len(distinct) > 5 else "")
-        raise DataError(f"{path}: column {label!r} has {len(distinct)} text classes ({shown}); "
+        shown = ", ".join(map(_shown, distinct[:5])) + (", ..." if len(distinct) > 5 else "")
+        raise DataError(f"{path}: column {label!r} has {count} text classes ({shown}); "
                         "only binary classification or a numeric (regression) label is supported")
     return Dataset(X, values, "regression", features, label, source)
+
+
+def read_inputs(path, features):
+    """A model's inputs from a CSV file: (X shaped (rows, len(features)), each row's line).
+
+    A first row with no numeric cell is a header, which picks the `features` by name (other
+    columns are ignored); without one the first len(features) columns are the inputs, in order.
+    """
+    path = os.fspath(path)
+    rows = records(path)
+    first = next(rows, None)
+    if first is None:
+        raise DataError(f"{path}: file is empty")
+    head_line, head = first
+    if not any(_number(c) is not None for c in head):
+        where = {}
+        for i, c in enumerate(head):
+            where.setdefault(c, i)
+        missing = next((f for f in features if f not in where), None)
+        if missing is not None:
+            raise DataError(f"{path}: line {head_line}: no column {missing!r}; "
+                            f"the model's inputs are {', '.join(features)}")
+        cols = [where[f] for f in features]
+    else:
+        cols = list(range(len(features)))
+        rows = itertools.chain([first], rows)
+    room = _room(path, head)
+    X, lines = _Growing(room, (len(cols),)), _Growing(room, dtype=np.int64)
+    for line, row in rows:
+        if len(row) <= max(cols):
+            raise DataError(f"{path}: line {line} has {len(row)} cells; the model takes {len(features)} inputs")
+        if lines.n == MAX_ROWS:
+            raise DataError(f"{path}: more than {MAX_ROWS:,} rows")
+        X.append(_finite_row(path, line, [row[i] for i in cols], features))
+        lines.append(line)
+    return X.array(), lines.array()

@@ -1,6 +1,7 @@
 """The command line, end to end: train -> model file -> predict / info, and every refusal."""
 import csv
 import io
+import json
 import os
 import signal
 import subprocess
@@ -240,7 +241,7 @@ BAD = [  # (argv with {model}/{garbage}/{badcsv}/{tmp} placeholders, text the me
     (["predict", "{model}", "--x", "1,2,3"], "the model takes 2 inputs (x1, x2), got 3"),
     (["predict", "{model}", "--x", "1,nan"], "--x: numbers must be finite"),
     (["predict", "{model}", "--x", "1;2"], "--x: expected comma-separated numbers"),
-    (["predict", "{model}", "--csv", "{badcsv}"], "line 3: 'oops' is not a finite number"),
+    (["predict", "{model}", "--csv", "{badcsv}"], "line 3, column 'x2': 'oops' is not a number"),
     (["info", "{garbage}"], "truncated JSON"),
 ]
 
@@ -261,6 +262,61 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path, model_path, argv, exp
     assert expect in err, err
     assert "Traceback" not in err
     assert not list(tmp_path.glob("*.json.*.tmp"))
+
+
+def _diverged_model(path):
+    """A classifier whose output overflows: 1e300 * 1e300 - 1e300 * 1e300 at (1, 1), inf at (2, 0),
+    0.5 at the origin. A run that diverged leaves weights like these."""
+    cfg = Config(inputs=2, layers=[2, 1], activations=["relu", "linear"])
+    modelfile.save(path, [([[1e300, 0.0], [0.0, 1e300]], [0.0, 0.0]), ([[1e300, -1e300]], [0.5])], cfg,
+                   data={"task": "classification", "features": ["a", "b"], "classes": ["no", "yes"]})
+    return path
+
+
+def test_predict_never_presents_a_non_finite_output_as_a_class(capsys, tmp_path):
+    path = _diverged_model(tmp_path / "diverged.json")
+    rc, out, err = run_cli(capsys, "predict", path, "--x", "1,1", "--x", "0,0", "--x", "2,0")
+    assert rc == 3
+    header, rows = parse_predictions(out)
+    assert header == ["a", "b", "output", "class"]
+    assert [r[:2] + r[3:] for r in rows] == [["1.0", "1.0", ""], ["0.0", "0.0", "yes"], ["2.0", "0.0", ""]]
+    assert [r[2] for r in rows][1:] == ["0.5", "inf"] and rows[0][2] in ("nan", "inf", "-inf")
+    assert err == ("micrograd: error: the output is not a finite number for 2 of 3 inputs (--x #1, --x #3); "
+                   "they have no class. The model may have diverged in training, or these inputs lie far "
+                   "outside its training data\n")
+
+
+def test_predict_names_the_csv_lines_of_non_finite_outputs(capsys, tmp_path):
+    path = _diverged_model(tmp_path / "diverged.json")
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("b,a\n0,0\n\n1,1\n" + "3,3\n" * 11)
+    rc, out, err = run_cli(capsys, "predict", path, "--csv", inputs)
+    assert rc == 3 and err.count("\n") == 1
+    assert f"for 12 of 13 inputs (line 4, line 5, line 6, line 7, line 8, line 9, line 10, line 11, line 12, " \
+           f"line 13 and 2 more of {inputs})" in err
+    assert [r[3] for r in parse_predictions(out)[1]] == ["yes"] + [""] * 12
+
+
+def test_model_classify_gives_no_class_to_non_finite_outputs(tmp_path):
+    m = modelfile.load(_diverged_model(tmp_path / "diverged.json"))
+    X = [[1, 1], [0, 0]]
+    assert m.classify(X).tolist() == [-1, 1] and m.class_names(X) == [None, "yes"]
+
+
+@pytest.mark.parametrize("edit,expect", [
+    (lambda d: d["metrics"].update(run="x", summary={"runs": 2}), "metrics.run: expected an integer, got a string"),
+    (lambda d: d["metrics"].update(train_loss=10**400), "metrics.train_loss: 1000000000"),
+    (lambda d: d["data"].update(label="\ud800"), "data.label: '\\ud800' holds a lone surrogate"),
+])
+@pytest.mark.parametrize("command", ["info", "predict"])
+def test_files_that_crashed_info_and_predict_are_refused(capsys, tmp_path, model_path, edit, expect, command):
+    doc = json.loads(model_path.read_text())
+    edit(doc)
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(doc))
+    rc, out, err = run_cli(capsys, command, path, *(["--x", "0,0"] if command == "predict" else []))
+    assert rc == 2 and out == ""
+    assert err.startswith(f"micrograd: error: {path}: {expect}") and err.count("\n") == 1, err
 
 
 def test_cli_and_modelfile_import_no_qt():

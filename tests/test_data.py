@@ -1,4 +1,6 @@
 import json
+import os
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -433,20 +435,202 @@ def test_csv_not_utf8(tmp_path):
     refused(write(tmp_path, "a,y\n1,caf\u00e9\n2,th\u00e9\n", "latin.csv", "latin-1"), "line 2", "UTF-8")
 
 
-def test_csv_too_big_refused_before_reading(tmp_path):
+def test_a_device_file_is_refused_without_reading_it():
+    with pytest.raises(DataError, match="not a regular file"):
+        load_csv("/dev/zero")
+
+
+# --- issue 10: CSV files as other tools write them, and as attackers do ---------
+
+class CountingName(str):
+    """A column name that counts how often it is compared: a set lookup hashes, a list search compares."""
+    compares = 0
+
+    def __eq__(self, other):
+        CountingName.compares += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_duplicate_column_check_is_linear():
+    names = [CountingName(f"c{i}") for i in range(2_000)]
+    CountingName.compares = 0
+    assert data._header_names("d.csv", 1, names, 0) == names
+    assert CountingName.compares <= len(names)  # a search of the names before would make 2,000,000
+
+
+def test_wide_header_refused_by_its_width_before_names_are_compared(tmp_path):
+    names = [f"c{i}" for i in range(5_000)] + ["c0"]  # a duplicate too, found only by comparing
+    p = write(tmp_path, ",".join(names) + "\n" + ",".join(["1"] * len(names)) + "\n")
+    refused(p, f"5000 feature columns; the limit is {data.MAX_FEATURES}")
+
+
+@pytest.mark.parametrize("text,features", [
+    (",a,b,y\n0,1,2,0\n1,3,4,1\n2,5,6,0\n", ["a", "b"]),                        # pandas' to_csv()
+    ('"","a","b","y"\n"1",1,2,0\n"2",3,4,1\n"3",5,6,0\n', ["a", "b"]),          # R's write.csv()
+    ("idx,a,b,y\n0,1,2,0\n1,3,4,1\n2,5,6,0\n", ["idx", "a", "b"]),              # a named column is data
+])
+def test_csv_unnamed_index_column_is_dropped(tmp_path, text, features):
+    ds = load_csv(write(tmp_path, text))
+    assert ds.features == features and ds.source["columns"] == features + ["y"]
+    assert np.array_equal(ds.X[:, -2:], [[1, 2], [3, 4], [5, 6]]) and np.array_equal(ds.y, [0, 1, 0])
+
+
+@pytest.mark.parametrize("sep", [";", "\t", ","])
+def test_csv_separator_is_detected(tmp_path, sep):
+    text = sep.join(["a", "b", "kind"]) + "\n" + "\n".join(
+        sep.join(r) for r in [["1", "-2.5", "cat"], ["3e1", "4", "dog"], ["5", '"6"', "cat"]]) + "\n"
+    ds = load_csv(write(tmp_path, text))
+    assert ds.features == ["a", "b"] and ds.classes == ["cat", "dog"]
+    assert np.array_equal(ds.X, [[1, -2.5], [30, 4], [5, 6]])
+
+
+def test_csv_separator_inside_quotes_is_not_counted(tmp_path):
+    ds = load_csv(write(tmp_path, '"x;1","x;2",y\n1,2,0\n3,4,1\n'))
+    assert ds.features == ["x;1", "x;2"]
+
+
+def test_csv_decimal_commas_are_named(tmp_path):
+    p = write(tmp_path, "a;b;y\n1,5;2;0\n3;4;1\n")
+    refused(p, "line 2, column 'a': '1,5' is not a number (write decimals with a point: 1.5, not 1,5)")
+    p = write(tmp_path, "2;1,5;0\n3;4,5;1\n", "noheader.csv")  # as many commas as semicolons
+    refused(p, "line 1, column 'x2': '1,5' is not a number (write decimals with a point")
+
+
+def test_csv_one_column_message_names_the_separators(tmp_path):
+    refused(write(tmp_path, "a|b|y\n1|2|0\n"), "found 1 (columns are separated by commas, semicolons or tabs)")
+
+
+@pytest.mark.parametrize("cell", ["\u0661\u0662", "\uff11\uff12", "1_000", "\u0967", "\U0001d7d9"])
+def test_csv_numbers_are_ascii_decimal_only(tmp_path, cell):
+    assert float(cell) > 0  # Python itself would read it
+    p = write(tmp_path, f"a,b,y\n1,2,0\n3,{cell},1\n")
+    refused(p, f"line 3, column 'b': {cell!r} is not a number (numbers are read in ASCII decimal notation only")
+
+
+def test_csv_unicode_digits_make_a_header_not_data(tmp_path):
+    ds = load_csv(write(tmp_path, "\uff11,\uff12,y\n1,2,0\n3,4,1\n"))
+    assert ds.features == ["\uff11", "\uff12"] and len(ds) == 2
+
+
+def test_csv_symbolic_link_problems_are_named(tmp_path):
+    os.symlink(tmp_path / "b.csv", tmp_path / "a.csv")
+    os.symlink(tmp_path / "a.csv", tmp_path / "b.csv")
+    refused(tmp_path / "a.csv", "a.csv: symbolic link loop")
+    os.symlink(tmp_path / "gone.csv", tmp_path / "c.csv")
+    refused(tmp_path / "c.csv", "c.csv: broken symbolic link")
+
+
+def test_csv_unreadable_file_is_a_data_error(tmp_path, monkeypatch):
+    p = write(tmp_path, "a,y\n1,0\n2,1\n")
+    real_open = open
+
+    def denied(file, *args, **kwargs):  # as chmod 0 would, for a user who is not root (CI runs as root)
+        if os.fspath(file) == os.fspath(p):
+            raise PermissionError(13, "Permission denied", os.fspath(p))
+        return real_open(file, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", denied)
+    refused(p, "cannot read: Permission denied")
+
+
+def test_csv_unclosed_quote_is_named_where_it_opened(tmp_path):
+    refused(write(tmp_path, 'a,b,y\n1,2,0\n3,"4,1\n5,6,0\n7,8,1\n'), "line 3: the quote opened here is never closed")
+    long = 'a,y\n1,0\n2,"1\n' + ("3,0\n" * 40_000)  # runs past the csv module's cell limit
+    refused(write(tmp_path, long, "long.csv"), "line 3: the quote opened here is not closed within 131,072 characters")
+
+
+def test_csv_quoted_line_breaks_and_lines_after_them(tmp_path):
+    p = write(tmp_path, 'a,y\n1,"cat\nsat"\n2,dog\nx,cat\n')
+    refused(p, "line 5, column 'a': 'x' is not a number")  # lines count in the file, not in rows
+    refused(write(tmp_path, 'a,y\n1,"x"z\n', "q.csv"), "line 2: ',' expected after '\"'")
+
+
+def test_csv_nul_bytes_are_refused(tmp_path):
+    refused(write(tmp_path, b"a,y\n1,0\n2\x00,1\n"), "line 3: holds a NUL byte")
+
+
+def test_csv_bare_carriage_returns_end_lines(tmp_path):
+    ds = load_csv(write(tmp_path, "a,y\r1,0\r2,1\r"))
+    assert np.array_equal(ds.X[:, 0], [1, 2])
+    refused(write(tmp_path, "a,y\r1,0\r2,1\rx,0\r", "cr.csv"), "line 4, column 'a': 'x' is not a number")
+
+
+def test_csv_is_streamed_into_float_arrays(tmp_path):
+    """Peak memory of a load: 8 bytes a number where the file spends ~19 (doubling the array
+    costs a copy), so below the file's size; the text as lists of strings took 18 times the
+    size. tracemalloc counts allocations, so this holds on any machine."""
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(16_384, 9))
+    p = tmp_path / "big.csv"
+    p.write_text("".join(",".join(map(repr, r)) + "\n" for r in rows.tolist()))
+    load_csv(write(tmp_path, "a,y\n1,0.5\n2,1.5\n3,2\n", "warm.csv"))  # modules imported on first use
+    tracemalloc.start()
+    try:
+        ds = load_csv(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(ds.X, rows[:, :8]) and np.array_equal(ds.y, rows[:, 8])
+    assert peak < p.stat().st_size, (peak, p.stat().st_size)
+
+
+# --- the limits of docs/model-format.md, each at the limit and just past it ------------
+
+def padded_row(size, cells, last="0"):
+    """A row of exactly `size` bytes: `cells` cells, each spaces and a digit (cells are stripped)."""
+    body = size - 1 - (cells - 1)  # the newline and the separators
+    widths = [body // cells] * cells
+    widths[0] += body % cells
+    return ",".join(" " * (w - 1) + (last if i == cells - 1 else "1") for i, w in enumerate(widths)) + "\n"
+
+
+def test_limit_file_size(tmp_path):
+    row = padded_row(100_000, 2)
+    head, rows = "a,y\n", 524
+    tail = data.MAX_CSV_BYTES - len(head) - rows * len(row)
+    p = write(tmp_path, head + row * rows + padded_row(tail, 2, last="1"))
+    assert p.stat().st_size == data.MAX_CSV_BYTES
+    assert len(load_csv(p)) == rows + 1
+    with open(p, "ab") as f:
+        f.write(b"\n")
+    refused(p, "file is 50.0 MB (52,428,801 bytes); a CSV file is at most 50 MB")
+
+
+def test_limit_file_size_is_checked_before_reading(tmp_path, monkeypatch):
     p = tmp_path / "big.csv"
     with open(p, "wb") as f:
         f.truncate(data.MAX_CSV_BYTES + 1)  # sparse: costs nothing on disk
-    refused(p, "50 MB")
+    monkeypatch.setattr("builtins.open", lambda *a, **k: pytest.fail("opened"))
+    refused(p, "a CSV file is at most 50 MB")
 
 
-def test_csv_too_many_rows(tmp_path, monkeypatch):
+def test_limit_rows(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "MAX_ROWS", 5)
     assert len(load_csv(write(tmp_path, "a,y\n" + "1,0\n2,1\n" * 2 + "3,0\n"))) == 5
     refused(write(tmp_path, "a,y\n" + "1,0\n2,1\n" * 3, "big.csv"), "more than 5 rows")
     refused(write(tmp_path, "1,0\n2,1\n" * 3, "nohead.csv"), "more than 5 rows")
 
 
-def test_a_device_file_is_refused_without_reading_it():
-    with pytest.raises(DataError, match="not a regular file"):
-        load_csv("/dev/zero")
+def test_limit_columns(tmp_path):
+    names = [f"f{i}" for i in range(data.MAX_FEATURES)]
+    row = ",".join(["1"] * data.MAX_FEATURES)
+    ds = load_csv(write(tmp_path, f",{','.join(names)},y\n0,{row},0\n1,{row},1\n"))  # and an index column
+    assert ds.X.shape == (2, data.MAX_FEATURES)
+    refused(write(tmp_path, f"{row},1,0\n{row},1,1\n", "wide.csv"), f"{data.MAX_FEATURES + 1} feature columns")
+
+
+def test_limit_row_length(tmp_path):
+    head = ",".join(f"f{i}" for i in range(8)) + ",y\n"
+    short = ",".join(["2"] * 8) + ",1\n"
+    ds = load_csv(write(tmp_path, head + padded_row(data.MAX_ROW_BYTES, 9) + short))
+    assert np.array_equal(ds.X[0], [1] * 8)
+    refused(write(tmp_path, head + padded_row(data.MAX_ROW_BYTES + 1, 9) + short, "long.csv"),
+            "line 2: the row is longer than 1 MB")
+
+
+def test_limit_cell_length(tmp_path):
+    cell = " " * (131_072 - 1) + "5"
+    ds = load_csv(write(tmp_path, f"a,y\n{cell},0\n2,1\n"))
+    assert ds.X[0, 0] == 5
+    refused(write(tmp_path, f"a,y\n {cell},0\n2,1\n", "long.csv"), "line 2: a cell is longer than 131,072 characters")

@@ -1,16 +1,21 @@
 """The model file: round trips, the documented loader, atomic writes, decimation, bad files."""
+import csv
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from micrograd import modelfile
+from micrograd import data, modelfile
 from micrograd.data import make_dataset, split
 from micrograd.modelfile import ModelFileError
-from micrograd.config import Config, DataSpec
+from micrograd.config import MAX_LAYERS, MAX_WIDTH, Config, DataSpec
 from micrograd.nn import ACTIVATIONS
 from micrograd.session import Session
 from micrograd.train import Epoch, Trainer
@@ -222,6 +227,37 @@ def test_save_keeps_permissions_of_existing_file(saved, trained):
     assert (os.stat(saved).st_mode & 0o777) == 0o640
 
 
+KILLED_MID_SAVE = """
+import os, signal, sys
+from micrograd import modelfile
+from micrograd.config import Config
+os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # killed with the temp file complete
+modelfile.save(sys.argv[1], [([[1.0]], [0.0])], Config(inputs=1, layers=[1], activations=["linear"]))
+"""
+
+
+def test_next_save_removes_what_a_killed_save_left_and_nothing_else(tmp_path):
+    path = tmp_path / "m.json"
+    env = {**os.environ, "PYTHONPATH": str(DOC.parents[1])}
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_SAVE, str(path)], env=env)
+    assert killed.wait(timeout=120) == -signal.SIGKILL
+    dead = killed.pid
+    orphans = [p.name for p in tmp_path.iterdir()]
+    assert len(orphans) == 1 and orphans[0].startswith(".m.json.") and orphans[0].endswith(".tmp")
+    keep = [f".m.json.{os.getpid()}.abcdefgh.tmp",  # a save in progress in a running process
+            ".m.json.abcdefgh.tmp", f".m.json.{dead}.abcdefgh.tmp.bak", f".other.json.{dead}.abcdefgh.tmp",
+            f".m.json.{dead}.future00.tmp",  # written after this save started
+            "m.json.tmp", "notes.txt"]
+    for name in keep:
+        (tmp_path / name).write_text("not ours to remove")
+    os.utime(tmp_path / f".m.json.{dead}.future00.tmp", (time.time() + 3600,) * 2)
+    os.symlink(tmp_path / "notes.txt", tmp_path / f".m.json.{dead}.symlink.tmp")
+    keep.append(f".m.json.{dead}.symlink.tmp")
+    modelfile.save(path, [([[2.0]], [0.0])], Config(inputs=1, layers=[1], activations=["linear"]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep + ["m.json"])
+    assert modelfile.load(path).weights[0][0][0, 0] == 2.0
+
+
 # --- decimation ----------------------------------------------------------------
 
 def test_decimation_keeps_first_last_evenly_spaced(tmp_path):
@@ -361,16 +397,16 @@ def test_invalid_json_names_line(saved):
 
 def test_duplicate_key(saved):
     _text_edit(saved, '"version": 1', '"version": 1, "version": 2')
-    with pytest.raises(ModelFileError, match="duplicate key 'version'"):
+    with pytest.raises(ModelFileError, match=r"model.json: version: duplicate key"):
         modelfile.load(saved)
 
 
 @pytest.mark.parametrize("depth", [5_000, 1_000_000])
 def test_deep_nesting_refused(tmp_path, depth):
     p = tmp_path / "deep.json"
-    p.write_text('{"format": "micrograd-model", "version": 1, "metrics": ' + "[" * depth + "]" * depth + "}")
-    with pytest.raises(ModelFileError, match="nested too deeply"):
-        modelfile.load(p)
+    p.write_text('{"format": "micrograd-model", "version": 1,\n "metrics": ' + "[" * depth + "]" * depth + "}")
+    with pytest.raises(ModelFileError, match=r"deep.json: line 2 column 44: nested too deeply \(a model file nests at most 32"):
+        modelfile.load(p)  # the document is level 1: the 32nd bracket (column 12 + 32) is level 33
 
 
 def test_non_utf8(saved):
@@ -398,7 +434,7 @@ def test_huge_file_refused_without_reading(tmp_path, monkeypatch):
         f.truncate(100 * 1024 * 1024)  # sparse: no disk used
     opened = []
     monkeypatch.setattr("builtins.open", lambda *a, **k: opened.append(a) or pytest.fail("opened"))
-    with pytest.raises(ModelFileError, match=r"100\.0 MB; a model file is at most 20 MB"):
+    with pytest.raises(ModelFileError, match=r"100\.0 MB \(104,857,600 bytes\); a model file is at most 20 MB"):
         modelfile.load(p)
     assert not opened  # refused from its size alone: fast whatever the machine
 
@@ -419,3 +455,215 @@ def test_integers_beyond_float_range_refused_with_field(saved, where):
     saved.write_text(json.dumps(doc).replace('"@@"', "1" + "0" * 400))
     with pytest.raises(ModelFileError, match=re.escape(field)):
         modelfile.load(saved)
+
+
+# --- issue 10: linear checks, huge integers, wrong types, lone surrogates -------
+
+class CountingKey(str):
+    """A key that counts how often it is compared: a set lookup hashes, a list search compares."""
+    compares = 0
+
+    def __eq__(self, other):
+        CountingKey.compares += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_duplicate_key_check_is_linear():
+    n = 2_000
+    pairs = [(CountingKey(f"k{i}"), 0) for i in range(n)] + [(CountingKey("k0"), 1)]
+    CountingKey.compares = 0
+    try:
+        modelfile.files._unique_keys(pairs)
+    except ModelFileError:
+        pass
+    assert CountingKey.compares <= 4 * n  # a search of the keys seen so far would make n**2 / 2
+
+
+def test_duplicate_key_is_named_with_its_field(saved):
+    _text_edit(saved, '"metrics": {', '"metrics": {"summary": {"runs": 2, "runs": 3}, ')
+    with pytest.raises(ModelFileError, match=re.escape("metrics.summary.runs: duplicate key")):
+        modelfile.load(saved)
+
+
+def test_field_names_are_spelled_only_for_a_message(saved, monkeypatch):
+    """Spelling every value's field on the way in costs the key's length per value: a 100 KB key
+    over 20,000 numbers would copy 2 GB."""
+    spelled = []
+    real = modelfile.schema._spell
+    monkeypatch.setattr(modelfile.schema, "_spell", lambda path: spelled.append(path) or real(path))
+    doc = good_doc(saved)
+    key = "k" * 100_000
+    doc["metrics"][key] = [0.5] * 20_000
+    saved.write_text(json.dumps(doc))
+    modelfile.load(saved)
+    assert spelled == []
+    doc["metrics"][key][-1] = "@@"
+    saved.write_text(json.dumps(doc).replace('"@@"', "NaN"))
+    with pytest.raises(ModelFileError, match=r"metrics\['kkkk.*'\.\.\.\]\[19999\]: NaN is not a finite number"):
+        modelfile.load(saved)
+
+
+@pytest.mark.parametrize("digits", [400, 5_000])
+@pytest.mark.parametrize("block,key", [("metrics", "train_loss"), ("data", "noise"), ("metrics", "extra"),
+                                       ("parameters", None)])
+def test_huge_integers_refused_naming_the_field(saved, block, key, digits):
+    doc = good_doc(saved)
+    if block == "parameters":
+        doc["parameters"][1]["weights"][0][2] = "@@"
+        field = "parameters[1].weights[0][2]"
+    else:
+        doc[block][key] = "@@"
+        field = f"{block}.{key}"
+    saved.write_text(json.dumps(doc).replace('"@@"', "-" + "1" * digits))
+    with pytest.raises(ModelFileError) as e:
+        modelfile.load(saved)
+    msg = str(e.value)
+    assert f"{field}: -11111111111...1111 ({digits + 1} characters) is not a finite number" in msg, msg
+    assert len(msg) < len(str(saved)) + 120  # the number is not quoted in full
+
+
+def test_largest_float_integer_is_accepted(saved):
+    doc = good_doc(saved)
+    doc["metrics"]["extra"] = int(np.finfo(np.float64).max)  # 309 digits
+    saved.write_text(json.dumps(doc))
+    assert modelfile.load(saved).metrics["extra"] == int(np.finfo(np.float64).max)
+    doc["metrics"]["extra"] = 2 * int(np.finfo(np.float64).max)  # still 309 digits, beyond the range
+    saved.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="metrics.extra: .* is not a finite number"):
+        modelfile.load(saved)
+
+
+def test_save_refuses_huge_python_integers(tmp_path):
+    cfg = Config(inputs=1, layers=[1], activations=["linear"])
+    with pytest.raises(ModelFileError, match=r"not saved: metrics\.x: an integer of about 401 digits is not a finite"):
+        modelfile.save(tmp_path / "x.json", [([[1.0]], [0.0])], cfg, metrics={"x": 10**400})
+    assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("field,value,expect", [
+    ("run", '"x"', "metrics.run: expected an integer, got a string"),
+    ("epoch", "-1", "metrics.epoch: must be 0.."),
+    ("train_loss", '"low"', "metrics.train_loss: expected a number or null, got a string"),
+    ("stop", "[]", "metrics.stop: expected a string or null, got a list"),
+    ("summary", "[]", "metrics.summary: expected an object, got a list"),
+    ("summary", '{"runs": true}', "metrics.summary.runs: expected an integer, got a boolean"),
+    ("summary", '{"runs": 3, "test_metric": {"mean": "0.9"}}',
+     "metrics.summary.test_metric.mean: expected a number or null, got a string"),
+])
+def test_metrics_fields_have_the_documented_types(saved, field, value, expect):
+    doc = good_doc(saved)
+    doc["metrics"]["summary"] = {"runs": 3}
+    doc["metrics"][field] = "@@"
+    saved.write_text(json.dumps(doc).replace('"@@"', value))
+    with pytest.raises(ModelFileError, match=re.escape(expect)):
+        modelfile.load(saved)
+
+
+@pytest.mark.parametrize("edit,field", [
+    (lambda d: d["data"]["classes"].__setitem__(1, "\ud800"), "data.classes[1]"),
+    (lambda d: d["data"].update(label="a\udfffb"), "data.label"),
+    (lambda d: d["data"]["features"].__setitem__(0, "\udc00"), "data.features[0]"),
+    (lambda d: d["metrics"].update({"\ud800": 1}), "metrics"),
+    (lambda d: d["training"].update(loss="\ud800"), "training.loss"),
+])
+def test_lone_surrogates_refused_naming_the_field(saved, edit, field):
+    doc = good_doc(saved)
+    edit(doc)
+    saved.write_text(json.dumps(doc))  # ASCII JSON: "\ud800" is an escape, valid JSON text
+    with pytest.raises(ModelFileError) as e:
+        modelfile.load(saved)
+    msg = str(e.value)
+    assert f"{field}: " in msg and "lone surrogate" in msg, msg
+    msg.encode("utf-8")  # the message itself can be printed
+
+
+def test_surrogate_pairs_are_characters(saved):
+    doc = good_doc(saved)
+    doc["data"]["classes"] = ["cat \U0001f408", "dog"]
+    saved.write_text(json.dumps(doc))  # written as "\ud83d\udc08": one character
+    assert modelfile.load(saved).classes[0] == "cat \U0001f408"
+
+
+# --- the limits of docs/model-format.md, each at the limit and just past it ------------
+
+def test_limit_file_size(saved):
+    text = saved.read_text()
+    saved.write_text(text + " " * (modelfile.MAX_FILE_BYTES - len(text.encode())))
+    modelfile.load(saved)  # exactly 20 MB
+    with open(saved, "a") as f:
+        f.write(" ")
+    with pytest.raises(ModelFileError, match=r"file is 20\.0 MB \(20,971,521 bytes\); a model file is at most 20 MB"):
+        modelfile.load(saved)
+
+
+def test_limit_nesting(saved):
+    doc = good_doc(saved)
+    for lists, ok in ((30, True), (31, False)):  # the document and metrics are 2 levels
+        doc["metrics"]["deep"] = json.loads("[" * lists + "]" * lists)
+        saved.write_text(json.dumps(doc))
+        if ok:
+            modelfile.load(saved)
+        else:
+            with pytest.raises(ModelFileError, match=r"metrics\.deep(\[0\]){30}: nested too deeply \(at most 32"):
+                modelfile.load(saved)
+
+
+@pytest.mark.parametrize("inputs,hidden,ok", [(64, [64] * 8, True), (65, [4], False), (2, [65], False),
+                                              (2, [4] * 9, False)])
+def test_limit_network_size(tmp_path, inputs, hidden, ok):
+    sizes = hidden + [1]
+    cfg = dict(inputs=inputs, layers=sizes, activations=["tanh"] * len(hidden) + ["linear"])
+    doc = {"format": "micrograd-model", "version": 1,
+           "architecture": {"inputs": inputs, "layers": [{"size": n, "activation": a}
+                                                         for n, a in zip(sizes, cfg["activations"])]},
+           "parameters": [{"weights": [[0.1] * fan_in] * n, "biases": [0.0] * n}
+                          for n, fan_in in zip(sizes, [inputs] + sizes)],
+           "training": {**Config().to_dict(), **cfg}}
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(doc))
+    if ok:
+        assert modelfile.load(path).parameter_count == 64 * 64 * 8 + 64 * 8 + 64 + 1
+    else:
+        with pytest.raises(ModelFileError, match=r"architecture\.(inputs: must be 1\.\.64|layers\[0\]\.size: must be "
+                                                 r"1\.\.64|layers: expected 1\.\.9 layers)"):
+            modelfile.load(path)
+
+
+def test_limit_history_points(tmp_path):
+    cfg = Config(inputs=1, layers=[1], activations=["linear"])
+    for n, ok in ((modelfile.MAX_HISTORY, True), (modelfile.MAX_HISTORY + 1, False)):
+        doc = modelfile.to_document(modelfile.Model(cfg, [(np.ones((1, 1)), np.zeros(1))]))
+        doc["history"] = {"epoch": list(range(1, n + 1))}
+        path = tmp_path / "h.json"
+        path.write_text(json.dumps(doc))
+        if ok:
+            assert len(modelfile.load(path).history["epoch"]) == n
+        else:
+            with pytest.raises(ModelFileError, match="history.epoch: 10001 points; a model file holds at most 10000"):
+                modelfile.load(path)
+
+
+def test_limit_numbers(saved):
+    doc = good_doc(saved)
+    doc["parameters"][0]["biases"][0] = "@@"
+    for literal, ok in (("1.7976931348623157e308", True), ("1.7976931348623159e308", False),
+                        ("-1.7976931348623157e308", True), ("1e309", False)):
+        saved.write_text(json.dumps(doc).replace('"@@"', literal))
+        if ok:
+            assert abs(modelfile.load(saved).weights[0][1][0]) == np.finfo(np.float64).max
+        else:
+            with pytest.raises(ModelFileError, match=re.escape(f"parameters[0].biases[0]: {literal} is not a finite")):
+                modelfile.load(saved)
+
+
+def test_limits_table_states_the_limits_the_code_enforces():
+    table = DOC.read_text(encoding="utf-8").split("\n## Limits\n", 1)[1].split("\n## ", 1)[0]
+    for limit in (modelfile.MAX_FILE_BYTES, data.MAX_CSV_BYTES, data.MAX_ROW_BYTES, modelfile.MAX_HISTORY,
+                  data.MAX_ROWS, csv.field_size_limit()):
+        assert f"{limit:,}" in table, limit
+    assert f"| nesting | {modelfile.MAX_DEPTH} levels" in table and f"{data.MAX_FEATURES} features" in table
+    assert f"1..{MAX_WIDTH} inputs; 1..{MAX_LAYERS + 1} layers (8 hidden and the output) of 1..{MAX_WIDTH}" in table
+    readme = (DOC.parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "(docs/model-format.md#limits)" in readme

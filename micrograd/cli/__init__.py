@@ -7,7 +7,10 @@
     micrograd info model.json
 
 Exit status: 0 on success, 2 on bad usage or bad input (one line on stderr, no
-traceback), 1 if the model could not be written, 130 if training was
+traceback), 1 if the model could not be written, 3 if `predict` got an output
+that is not a finite number (nan or inf, e.g. from a model that diverged): every
+row is still printed, that output as nan/inf with an empty class, and one line
+on stderr names the inputs (CSV lines or --x numbers); 130 if training was
 interrupted with Ctrl-C (the model and summary are still written).
 
 arguments.py parses the flags into settings, progress.py reports on stderr,

@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import csv
-import math
 import os
 
 import numpy as np
 
 from .. import modelfile
-from ..data import DataError, read_rows
+from ..data import read_inputs
 from ..session import Session
 from .arguments import PROG, UsageError, config, data_spec, floats
 from .progress import Interrupts, Progress, fmt
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_FINITE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _check_out(path):
@@ -97,60 +96,36 @@ def _arch(cfg):
 
 # --- predict / info ----------------------------------------------------------
 
-def _read_inputs(path, model):
-    """Rows of inputs from a CSV: a header selects the model's features by name; without one the
-    first `inputs` columns are used (a trailing label column is ignored)."""
-    cells, lines = read_rows(path)
-    rows = list(zip(lines, cells))
-    if not rows:
-        raise DataError(f"{path}: file is empty")
-    n = model.inputs
-
-    def num(c):
-        try:
-            return math.isfinite(float(c))
-        except ValueError:
-            return False
-
-    first = rows[0][1]
-    if not any(num(c) for c in first):
-        missing = [f for f in model.features if f not in first]
-        if missing:
-            raise DataError(f"{path}: line {rows[0][0]}: no column {missing[0]!r}; "
-                            f"the model's inputs are {', '.join(model.features)}")
-        cols, names, rows = [first.index(f) for f in model.features], list(model.features), rows[1:]
-    else:
-        cols, names = list(range(n)), list(model.features)
-    X = []
-    for line, r in rows:
-        if len(r) <= max(cols, default=-1):
-            raise DataError(f"{path}: line {line} has {len(r)} cells; the model takes {n} inputs")
-        cells = [r[i] for i in cols]
-        bad = next((c for c in cells if not num(c)), None)
-        if bad is not None:
-            raise DataError(f"{path}: line {line}: {bad!r} is not a finite number")
-        X.append([float(c) for c in cells])
-    return np.array(X, dtype=np.float64).reshape(len(X), n), names
-
-
 def predict(a, out, err):
+    """Each input with the model's output (and class) as CSV on stdout. An output that is not
+    finite (nan, inf) is printed as such with an empty class, and the inputs that gave one are
+    named on stderr: exit status EXIT_NOT_FINITE, so no script takes it for class 0."""
     model = modelfile.load(a.model)
     if a.csv:
-        X, names = _read_inputs(a.csv, model)
+        X, lines = read_inputs(a.csv, model.features)
     else:
         rows = [floats(x, "--x") for x in a.x]
         bad = next((r for r in rows if len(r) != model.inputs), None)
         if bad is not None:
             raise UsageError(f"--x: the model takes {model.inputs} inputs "
                              f"({', '.join(model.features)}), got {len(bad)}")
-        X, names = np.array(rows, dtype=np.float64), model.features
+        X = np.array(rows, dtype=np.float64)
     y = model.predict(X)[:, 0] if len(X) else np.zeros(0)
     classify = model.task == "classification"
     w = csv.writer(out, lineterminator="\n")
-    w.writerow([*names, "output", *(["class"] if classify else [])])
+    w.writerow([*model.features, "output", *(["class"] if classify else [])])
     classes = model.class_names(X) if classify and len(X) else []
     for i, (x, v) in enumerate(zip(X.tolist(), y.tolist())):
-        w.writerow([*map(repr, x), repr(v), *([classes[i]] if classify else [])])
+        w.writerow([*map(repr, x), repr(v), *([classes[i] or ""] if classify else [])])
+    bad = np.flatnonzero(~np.isfinite(y)).tolist()
+    if bad:
+        named = ", ".join(f"line {lines[i]}" if a.csv else f"--x #{i + 1}" for i in bad[:10]) \
+            + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        source = f" of {a.csv}" if a.csv else ""
+        err.write(f"{PROG}: error: the output is not a finite number for {len(bad)} of {len(y)} inputs "
+                  f"({named}{source}){'; they have no class' if classify else ''}. The model may have "
+                  "diverged in training, or these inputs lie far outside its training data\n")
+        return EXIT_NOT_FINITE
     return EXIT_OK
 
 

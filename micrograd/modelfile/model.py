@@ -68,15 +68,17 @@ class Model:
         return self.config.threshold
 
     def classify(self, X):
-        """Class indices (0/1) for a classification model."""
+        """Class indices (0/1) for a classification model; -1 where the output is not finite
+        (nan or inf: a diverged model, or inputs far outside its range), which has no class."""
         if self.task != "classification":
             raise ValueError("this model was not trained for classification")
-        return (self.predict(X)[:, 0] > self.threshold).astype(int)
+        out = self.predict(X)[:, 0]
+        return np.where(np.isfinite(out), out > self.threshold, -1).astype(int)
 
     def class_names(self, X):
-        """Predicted class names (from the training data's labels)."""
+        """Predicted class names (from the training data's labels); None where the output is not finite."""
         names = self.classes or ["0", "1"]
-        return [names[k] for k in self.classify(X)]
+        return [names[k] if k >= 0 else None for k in self.classify(X)]
 
     def to_mlp(self):
         """A micrograd `MLP` with these weights (for gradients, graphs, further training)."""

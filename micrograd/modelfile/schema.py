@@ -6,9 +6,11 @@ problem, naming the field. docs/model-format.md describes the same fields for pe
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
+from ..history import History
 from ..config import MAX_LAYERS, MAX_WIDTH, Config, is_finite
 from ..nn import ACTIVATIONS
 from .model import Model, ModelFileError
@@ -16,17 +18,26 @@ from .model import Model, ModelFileError
 FORMAT = "micrograd-model"
 VERSION = 1
 MAX_HISTORY = 10_000           # history points kept on save (decimated beyond)
-MAX_DEPTH = 32                 # nesting allowed anywhere in the document
-HISTORY_KEYS = ("epoch", "train_loss", "test_loss", "train_metric", "test_metric", "lr", "elapsed")
+MAX_DEPTH = 32                 # objects and lists nested in one another, the document included
+HISTORY_KEYS = History.FIELDS  # the history block's columns: a run's record, field for field
 TOP_KEYS = ("format", "version", "architecture", "parameters", "training", "data", "metrics", "history")
 TASKS = ("classification", "regression")
+FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 class Bad:
-    """A number the JSON parser read that we refuse (NaN, Infinity, 1e400); reported with its field."""
+    """A number the JSON parser read that we refuse (NaN, Infinity, 1e400, an integer beyond the
+    float range); reported with its field, its text cut short: 1000 digits make no message."""
 
     def __init__(self, text):
-        self.text = text
+        self.text = text if len(text) <= 24 else f"{text[:12]}...{text[-4:]} ({len(text)} characters)"
+
+
+class Repeated(dict):
+    """An object in which the JSON text gives a key twice (`key`: the first such key); reported
+    with its field."""
+
+    key = None
 
 
 # --- writing -----------------------------------------------------------------
@@ -108,9 +119,36 @@ def data_block(dataset, **extra):
 
 # --- reading -----------------------------------------------------------------
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _short(text, limit=40):
+    """repr() of a string for a message, cut short: a field may hold megabytes."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+def _child(where, key):
+    """The name of a field inside `where` ('' for the document): 'metrics.summary', 'parameters[0]',
+    "data['odd key']", "document['odd key']"."""
+    if isinstance(key, str) and len(key) <= 40 and _NAME.fullmatch(key):
+        return f"{where}.{key}" if where else key
+    return f"{where or 'document'}[{key if isinstance(key, int) else _short(key)}]"
+
+
+def _spell(path):
+    """A field's name from the walk's path, (parent path, key) pairs from the root (None)."""
+    keys = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    where = ""
+    for key in reversed(keys):
+        where = _child(where, key)
+    return where or "document"
+
+
 def _type(v):
-    if isinstance(v, Bad):
-        return v.text
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
             type(None): "null", int: "an integer", float: "a number"}.get(type(v), type(v).__name__)
 
@@ -132,8 +170,16 @@ def _int(v, where, lo, hi):
 
 
 def _finite_number(v):
-    """A finite JSON number (a bool is not a number; NaN/inf only reach here from Python callers)."""
+    """A finite number; a bool is not one."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and is_finite(v)
+
+
+def _number_or_null(v, where):
+    _need(v is None or _finite_number(v), where, f"expected a number or null, got {_type(v)}")
+
+
+def _text_or_null(v, where):
+    _need(v is None or isinstance(v, str), where, f"expected a string or null, got {_type(v)}")
 
 
 def _numbers(v, n, where, what):
@@ -141,9 +187,7 @@ def _numbers(v, n, where, what):
     if not (isinstance(v, list) and len(v) == n and all(_finite_number(x) for x in v)):
         if isinstance(v, list) and len(v) == n:
             i = next(i for i, x in enumerate(v) if not _finite_number(x))
-            bad = v[i]
-            msg = _not_num(bad)
-            raise ModelFileError(f"{where}[{i}]: {msg}")
+            raise ModelFileError(f"{where}[{i}]: {_not_num(v[i])}")
         raise ModelFileError(f"{where}: expected {what}")
     return v
 
@@ -153,20 +197,69 @@ def _not_num(v, alt=""):
         return f"{v.text} is not a finite number"
     if isinstance(v, float):
         return f"{v!r} is not a finite number"
+    if isinstance(v, int) and not isinstance(v, bool):  # str() of it may not even work (over 4,300 digits)
+        digits = int(v.bit_length() * math.log10(2)) + 1
+        return f"an integer of about {digits} digits is not a finite number (beyond the float range)"
     return f"expected a number{alt}, got {_type(v)}"
 
 
-def _scan(v, where, depth=0):
-    """Free-form blocks (data, metrics): bounded nesting, only finite numbers."""
-    _need(depth <= MAX_DEPTH, where, f"nested too deeply (at most {MAX_DEPTH} levels)")
-    if isinstance(v, Bad) or (isinstance(v, float) and not math.isfinite(v)):
-        raise ModelFileError(f"{where}: {_not_num(v)}")
-    if isinstance(v, dict):
-        for k, x in v.items():
-            _scan(x, f"{where}.{k}", depth + 1)
-    elif isinstance(v, list):
-        for i, x in enumerate(v):
-            _scan(x, f"{where}[{i}]", depth + 1)
+def _finite_numbers(v):
+    """True if every item of a list is a finite number (or a boolean), in one C loop: fsum takes
+    nothing else, is exact, and is finite only if every term is; it also refuses to overflow."""
+    try:
+        return math.isfinite(math.fsum(v))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _check_tree(doc):
+    """What holds for every value wherever it is, checked in one pass linear in the document's
+    size: at most MAX_DEPTH objects and lists nested, no key twice in an object, text without
+    lone surrogates (they cannot be printed or written as UTF-8: '\ud800' is no character),
+    only finite numbers. A field's name is spelled out only for the message."""
+    def walk(v, path, depth):
+        if isinstance(v, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise ModelFileError(f"{_spell(path)}: nested too deeply (at most {MAX_DEPTH} levels)")
+            if isinstance(v, Repeated):
+                raise ModelFileError(f"{_spell((path, v.key))}: duplicate key (given twice in the same object)")
+            if isinstance(v, list) and _finite_numbers(v):
+                return
+            for k, x in (v.items() if isinstance(v, dict) else enumerate(v)):
+                if isinstance(k, str) and _SURROGATE.search(k):
+                    raise ModelFileError(f"{_spell(path)}: the key {_short(k)} holds a lone surrogate, "
+                                         "which is not a character")
+                if x is None or type(x) in (float, int, bool) and -FLOAT_MAX <= x <= FLOAT_MAX:
+                    continue  # the most common leaves, passed here rather than by a call each (NaN fails)
+                walk(x, (path, k), depth + 1)
+        elif isinstance(v, str):
+            if _SURROGATE.search(v):
+                raise ModelFileError(f"{_spell(path)}: {_short(v)} holds a lone surrogate, which is not a character")
+        elif isinstance(v, Bad) or (isinstance(v, (int, float)) and not isinstance(v, bool) and not is_finite(v)):
+            raise ModelFileError(f"{_spell(path)}: {_not_num(v)}")
+    walk(doc, None, 1)
+
+
+def _metrics(m):
+    """The documented fields of the metrics block, when present, have the types `info` reads."""
+    for key in ("epoch", "run", "seed"):
+        if key in m:
+            _int(m[key], f"metrics.{key}", 0, 2**63 - 1)
+    for key in ("train_loss", "test_loss", "train_metric", "test_metric", "elapsed"):
+        _number_or_null(m.get(key), f"metrics.{key}")
+    for key in ("metric", "stop"):
+        _text_or_null(m.get(key), f"metrics.{key}")
+    if "summary" in m:
+        s = _obj(m["summary"], "metrics.summary")
+        if "runs" in s:
+            _int(s["runs"], "metrics.summary.runs", 1, 2**63 - 1)
+        _number_or_null(s.get("converged"), "metrics.summary.converged")
+        for key in ("train_loss", "test_loss", "train_metric", "test_metric", "epochs_to_tolerance"):
+            stats = s.get(key)
+            if stats is not None:
+                _obj(stats, f"metrics.summary.{key}")
+                for k in ("mean", "std", "min", "max"):
+                    _number_or_null(stats.get(k), f"metrics.summary.{key}.{k}")
 
 
 def training_config(d):
@@ -176,15 +269,18 @@ def training_config(d):
         raise
     except (ValueError, TypeError) as e:
         msg = str(e)
+        if len(msg) > 200:  # Config quotes the bad value, which may be a list of a million numbers
+            msg = msg[:200] + "..."
         raise ModelFileError(msg if msg.startswith("training") else f"training: {msg}") from None
 
 
 def from_document(doc):
     """Validate a parsed document and build the `Model`; one `ModelFileError` per problem, naming the field."""
+    _check_tree(doc)
     _need(isinstance(doc, dict), "document", f"expected a JSON object, got {_type(doc)}")
     _need("format" in doc, "format", f"missing: not a micrograd model file (expected \"format\": \"{FORMAT}\")")
-    _need(doc["format"] == FORMAT, "format",
-          f"expected {FORMAT!r}, got {doc['format'] if isinstance(doc['format'], str) else _type(doc['format'])!r}")
+    fmt = doc["format"]
+    _need(fmt == FORMAT, "format", f"expected {FORMAT!r}, got {_short(fmt) if isinstance(fmt, str) else _type(fmt)}")
     _need("version" in doc, "version", "missing")
     version = doc["version"]
     _need(isinstance(version, int) and not isinstance(version, bool), "version",
@@ -192,14 +288,14 @@ def from_document(doc):
     _need(version == VERSION, "version",
           f"unsupported version {version} (this micrograd reads version {VERSION})")
     unknown = sorted(set(doc) - set(TOP_KEYS))
-    _need(not unknown, unknown[0] if unknown else "", "unknown field in a version 1 model file")
+    _need(not unknown, _child("", unknown[0]) if unknown else "", "unknown field in a version 1 model file")
     for key in ("architecture", "parameters", "training"):
         _need(key in doc, key, "missing")
 
     # architecture
     arch = _obj(doc["architecture"], "architecture")
     extra = sorted(set(arch) - {"inputs", "layers"})
-    _need(not extra, f"architecture.{extra[0]}" if extra else "", "unknown field")
+    _need(not extra, _child("architecture", extra[0]) if extra else "", "unknown field")
     _need("inputs" in arch, "architecture.inputs", "missing")
     nin = _int(arch["inputs"], "architecture.inputs", 1, MAX_WIDTH)
     _need("layers" in arch, "architecture.layers", "missing")
@@ -212,13 +308,13 @@ def from_document(doc):
         where = f"architecture.layers[{k}]"
         _obj(layer, where)
         extra = sorted(set(layer) - {"size", "activation"})
-        _need(not extra, f"{where}.{extra[0]}" if extra else "", "unknown field")
+        _need(not extra, _child(where, extra[0]) if extra else "", "unknown field")
         _need("size" in layer, f"{where}.size", "missing")
         sizes.append(_int(layer["size"], f"{where}.size", 1, MAX_WIDTH))
         _need("activation" in layer, f"{where}.activation", "missing")
         act = layer["activation"]
         _need(isinstance(act, str) and act in ACTIVATIONS, f"{where}.activation",
-              f"expected one of {', '.join(ACTIVATIONS)}, got {act if isinstance(act, str) else _type(act)!r}")
+              f"expected one of {', '.join(ACTIVATIONS)}, got {_short(act) if isinstance(act, str) else _type(act)}")
         acts.append(act)
     _need(sizes[-1] == 1, f"architecture.layers[{len(sizes) - 1}].size",
           f"the output layer must have 1 neuron, got {sizes[-1]}")
@@ -233,7 +329,7 @@ def from_document(doc):
         where = f"parameters[{k}]"
         _obj(p, where)
         extra = sorted(set(p) - {"weights", "biases"})
-        _need(not extra, f"{where}.{extra[0]}" if extra else "", "unknown field")
+        _need(not extra, _child(where, extra[0]) if extra else "", "unknown field")
         for key in ("weights", "biases"):
             _need(key in p, f"{where}.{key}", "missing")
         W = p["weights"]
@@ -251,10 +347,7 @@ def from_document(doc):
                         np.array(p["biases"], dtype=np.float64)))
 
     # training: the settings, which must describe the same network
-    training = doc["training"]
-    _obj(training, "training")
-    _scan(training, "training")
-    cfg = training_config(training)
+    cfg = training_config(_obj(doc["training"], "training"))
     _need(cfg.inputs == nin, "training.inputs", f"{cfg.inputs} does not match architecture.inputs {nin}")
     _need(list(cfg.layers) == sizes, "training.layers",
           f"{cfg.layers} does not match the architecture's layer sizes {sizes}")
@@ -263,13 +356,15 @@ def from_document(doc):
 
     # data, metrics, history: optional
     data = _obj(doc.get("data", {}), "data")
-    _scan(data, "data")
     if "task" in data:
-        _need(data["task"] in TASKS, "data.task", f"expected one of {', '.join(TASKS)}, got {data['task']!r}")
+        task = data["task"]
+        _need(task in TASKS, "data.task",
+              f"expected one of {', '.join(TASKS)}, got {_short(task) if isinstance(task, str) else _type(task)}")
     if "features" in data:
         f = data["features"]
         _need(isinstance(f, list) and len(f) == nin and all(isinstance(x, str) for x in f),
               "data.features", f"expected a list of {nin} names (one per input)")
+        _need(len(set(f)) == nin, "data.features", "a name appears twice")
     if "label" in data:
         _need(isinstance(data["label"], str), "data.label", f"expected a string, got {_type(data['label'])}")
     if "classes" in data:
@@ -278,11 +373,11 @@ def from_document(doc):
         ok = ok and (len(c) == 2 if data.get("task") == "classification" else len(c) in (0, 2))
         _need(ok, "data.classes", "expected a list of 2 class names (or [] for regression)")
     metrics = _obj(doc.get("metrics", {}), "metrics")
-    _scan(metrics, "metrics")
+    _metrics(metrics)
     history = _obj(doc.get("history", {}), "history")
     n = None
     for key, col in history.items():
-        where = f"history.{key}"
+        where = _child("history", key)
         _need(key in HISTORY_KEYS, where, f"unknown column (expected among {', '.join(HISTORY_KEYS)})")
         _need(isinstance(col, list), where, f"expected a list, got {_type(col)}")
         _need(len(col) <= MAX_HISTORY, where, f"{len(col)} points; a model file holds at most {MAX_HISTORY}")
