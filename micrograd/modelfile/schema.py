@@ -10,8 +10,8 @@ import re
 
 import numpy as np
 
-from ..history import History
 from ..config import MAX_LAYERS, MAX_WIDTH, Config, is_finite
+from ..history import History
 from ..nn import ACTIVATIONS
 from .model import Model, ModelFileError
 
