@@ -51,6 +51,11 @@ def run_loop(app, seconds):
     loop.exec()
 
 
+def trainer(w):
+    """The window's current run (`w.state` in windows from before the session layer)."""
+    return w.session.trainer if hasattr(w, "session") else w.state.trainer
+
+
 def measure(app, engine, seconds, settings_dir):
     settings = QtCore.QSettings(os.path.join(settings_dir, f"{engine}.ini"), QtCore.QSettings.Format.IniFormat)
     w = MainWindow(settings=settings)
@@ -58,7 +63,10 @@ def measure(app, engine, seconds, settings_dir):
     w.show()
     w.training_panel.engine.setCurrentText(engine)
     w.training_panel.epochs.setValue(1_000_000)
-    cfg = w.session.config
+    pace = w.findChild(QtWidgets.QComboBox, "paceControl")
+    if pace is not None:  # full speed: the heaviest load on the window (older windows have no pace)
+        pace.setCurrentText("max")
+    cfg = w.session.config if hasattr(w, "session") else w.cfg  # today's window, or one before the session layer
     assert cfg.engine == engine and cfg.layers == [16, 16, 1], (cfg.engine, cfg.layers)
     w.train_button.click()
     run_loop(app, 0.5)  # warm up: first snapshots, compiled trace
@@ -75,14 +83,14 @@ def measure(app, engine, seconds, settings_dir):
     timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
     timer.setInterval(TICK_MS)
     timer.timeout.connect(tick)
-    epoch0 = w.session.trainer.epoch
+    epoch0 = trainer(w).epoch
     last[0] = time.perf_counter()
     t0 = last[0]
     timer.start()
     run_loop(app, seconds)
     timer.stop()
     elapsed = time.perf_counter() - t0
-    epochs = w.session.trainer.epoch - epoch0
+    epochs = trainer(w).epoch - epoch0
     w.close()
     a = np.array(intervals)
     late = np.maximum(a - TICK_MS, 0.0)
