@@ -47,13 +47,32 @@ def _form():
     return form
 
 
+class _SpaceIsTheShortcut(QtCore.QObject):
+    """In a number field Space means Train / Pause (the window's shortcut), not a character:
+    the field would take the key, refuse it as input and blank its text. Ignoring the
+    ShortcutOverride lets the shortcut have the key."""
+
+    def eventFilter(self, obj, event):
+        if (event.type() == QtCore.QEvent.Type.ShortcutOverride and event.key() == QtCore.Qt.Key.Key_Space
+                and not event.modifiers()):
+            event.ignore()
+            return True
+        return False
+
+
+_space_filter = None
+
+
 def _spin(lo, hi, name, tip, special=None, box=None):
     """A spin box over [lo, hi]; `special` is shown for the minimum (e.g. "full", "off")."""
+    global _space_filter
     w = box or QtWidgets.QSpinBox()
     w.setRange(lo, hi)
     w.setObjectName(name)
     w.setToolTip(tip)
     w.setKeyboardTracking(False)
+    _space_filter = _space_filter or _SpaceIsTheShortcut()  # made with the first box: after the app
+    w.installEventFilter(_space_filter)
     if special:
         w.setSpecialValueText(special)
     return w

@@ -278,6 +278,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _redraw_all(self):
         """Every view afresh from the session: its setup, then where it stands now."""
+        self.status.clearMessage()  # "Done: ..." of the run before would be a lie now
         self.pump.new_session()
         setup = self.session.setup()
         for view in self.views:

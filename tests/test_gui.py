@@ -791,3 +791,24 @@ def test_until_paused(win, qtbot):
     status = win.training_panel.status
     assert status.progress.text() == "until paused" and f"epoch {epoch_of(win)} ·" in status.epoch_label.text()
     assert not win.session.trainer.done
+
+
+def test_space_in_a_number_field_toggles_training_and_keeps_the_field(win, qtbot):
+    small(win, epochs=100_000)
+    lr = win.training_panel.lr
+    lr.setFocus()
+    qtbot.waitUntil(lr.hasFocus, timeout=TIMEOUT)
+    text = lr.text()
+    qtbot.keyClick(lr, QtCore.Qt.Key.Key_Space)
+    assert win.running and lr.text() == text
+    qtbot.waitUntil(lambda: epoch_of(win) >= 1, timeout=TIMEOUT)
+    neurons = win.network_panel.spin(0)  # built later, by the designer: the same
+    qtbot.keyClick(lr, QtCore.Qt.Key.Key_Space)
+    wait_idle(qtbot, win)
+    assert not win.running and lr.text() == text
+    neurons.setFocus()
+    qtbot.waitUntil(neurons.hasFocus, timeout=TIMEOUT)
+    qtbot.keyClick(neurons, QtCore.Qt.Key.Key_Space)
+    assert win.running and neurons.text() == "4"
+    win.train_action.trigger()
+    wait_idle(qtbot, win)

@@ -374,3 +374,21 @@ def test_evals_statistics_stay_bounded_and_exact_over_long_runs(qtbot, monkeypat
     # Frames of run 2 touched a few columns each; a frame that recomputed every epoch so far would be
     # 20,000 wide (4,096 after thinning).
     assert max(widths[-10:]) <= 500 // stride + 2
+
+
+@pytest.mark.parametrize("low,high,size", [(0.02, 0.09, 90), (0.4, 1.0, 90), (0.9, 3.0, 90), (0.11, 0.2, 90),
+                                           (1e-3, 1.0, 90), (1e-12, 1e10, 200), (1e-200, 1e200, 200),
+                                           (0.1, 0.101, 200), (0.6, 0.99, 400)])
+def test_log_axis_labels_never_pile_up(qtbot, low, high, size):
+    """Labels at least MIN_GAP pixels apart (pyqtgraph put 0.06, 0.07, 0.08, 0.09 on top of one
+    another in a short axis), at least two of them, and as many digits as tell them apart."""
+    from microgradgui.views.style import LossAxis
+    axis = LossAxis("left")
+    lo, hi = math.log10(low), math.log10(high)
+    [(_, values)] = axis.logTickValues(lo, hi, size, [])
+    assert len(values) >= 2 and all(lo <= v <= hi for v in values)
+    gaps = np.diff(sorted(values)) * size / (hi - lo)
+    assert gaps.min() >= LossAxis.MIN_GAP
+    labels = axis.logTickStrings(values, 1.0, None)
+    assert len(set(labels)) == len(labels)  # distinct: no "0.1" for both 0.1 and 0.15
+    assert axis.logTickStrings([math.log10(0.15), -12, math.log10(2.5e7)], 1.0, None) == ["0.15", "10⁻¹²", "2.5·10⁷"]

@@ -10,7 +10,7 @@ from PySide6 import QtCore, QtWidgets
 from micrograd.history import Thinned
 
 from .base import LiveView
-from .style import (FOREGROUND, TRAIN_COLOR, PlotWidget, check_box, curve, fast_curve, finite_or_nan, light_grid,
+from .style import (FOREGROUND, TRAIN_COLOR, LossAxis, PlotWidget, check_box, curve, fast_curve, finite_or_nan, light_grid,
                     set_log_y, style_plot, table_text)
 
 
@@ -31,7 +31,7 @@ class EvalsView(LiveView, QtWidgets.QWidget):
         self.setObjectName("evalsView")
         self.log_check = check_box("log scale", "evalsLogScaleCheck", "Losses on a logarithmic axis", self.set_log)
         self.graphics = PlotWidget(self)
-        self.plot = self.graphics.addPlot()
+        self.plot = self.graphics.addPlot(axisItems={"left": LossAxis("left")})
         style_plot(self.plot, "train loss over runs", "loss", "epoch")
         light_grid(self.plot)
         self.plot.setMenuEnabled(False)

@@ -8,7 +8,7 @@ from PySide6 import QtCore, QtWidgets
 from micrograd.history import Thinned
 
 from .base import LiveView
-from .style import (FOREGROUND, TEST_COLOR, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, curve,
+from .style import (FOREGROUND, TEST_COLOR, TITLE_SIZE, TRAIN_COLOR, LossAxis, PlotWidget, check_box, curve,
                     finite_or_nan, light_grid, nice_ceil, set_log_y, style_plot)
 
 
@@ -27,7 +27,7 @@ class LossView(LiveView, QtWidgets.QWidget):
         self.log_check = check_box("log scale", "logScaleCheck", "Loss on a logarithmic axis", self.set_log)
         self.graphics = PlotWidget.filling(self, self.log_check)
 
-        self.loss_plot = self.graphics.addPlot(row=0, col=0)
+        self.loss_plot = self.graphics.addPlot(row=0, col=0, axisItems={"left": LossAxis("left")})
         self.metric_plot = self.graphics.addPlot(row=0, col=1)
         style_plot(self.loss_plot, "loss", "loss", "epoch")
         style_plot(self.metric_plot, "accuracy", "accuracy", "epoch")

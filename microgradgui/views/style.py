@@ -96,6 +96,57 @@ def style_plot(plot: pg.PlotItem, title: str | None = None, left: str | None = N
         plot.setLabel("bottom", bottom, **{"font-size": "9pt"})
 
 
+class LossAxis(pg.AxisItem):
+    """A y axis whose log mode labels only as many ticks as fit, at least `MIN_GAP` pixels
+    apart: every 1..9 x 10^k when a decade is tall, else 1, 2, 5 x 10^k, else every decade or
+    every few decades; in less than the smallest of those steps, plain evenly spaced values.
+    (pyqtgraph labels every 1..9 x 10^k whenever the range is under three decades: near the
+    top of a decade the labels stack into an unreadable pile.)"""
+
+    MIN_GAP = 24  # pixels between two labels
+
+    def logTickValues(self, min_value, max_value, size, std_ticks):
+        if not (max_value > min_value and size > 0):
+            return []
+        decade = size / (max_value - min_value)  # pixels per decade
+        for mantissas in ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 5)):
+            gap = min(np.diff(np.log10([*mantissas, 10])))
+            if gap * decade >= self.MIN_GAP:
+                values = [k + math.log10(m) for k in range(math.floor(min_value), math.ceil(max_value) + 1)
+                          for m in mantissas]
+                break
+        else:
+            step = max(1, math.ceil(self.MIN_GAP / decade))  # decades between labels
+            values = list(range(math.ceil(min_value / step) * step, math.floor(max_value) + 1, step))
+        values = [v for v in values if min_value <= v <= max_value]
+        if len(values) < 2:  # a range too narrow for any of those: evenly spaced plain values
+            low, high = 10.0 ** min_value, 10.0 ** max_value
+            step = nice_ceil((high - low) / max(2, size // self.MIN_GAP))
+            values = [math.log10(v) for v in np.arange(math.ceil(low / step) * step, high, step) if v > 0]
+        return [(None, values)]
+
+    def logTickStrings(self, values, scale, spacing):
+        """Plain numbers from 0.001 to 9999, else m·10ⁿ; with the fewest digits (3 at least:
+        0.15 is not "0.1") that tell the labels apart."""
+        xs = 10.0 ** np.asarray(values, dtype=float) * scale
+        for digits in range(3, 17):
+            out = [_log_label(x, digits) for x in xs]
+            if len(set(out)) == len(out):
+                break
+        return out
+
+
+def _log_label(x, digits):
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:.{digits}g}"
+    m, e = f"{x:.{digits - 1}e}".split("e")
+    m = m.rstrip("0").rstrip(".")
+    return ("" if m == "1" else f"{m}·") + "10" + str(int(e)).translate(_SUPERSCRIPT)
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def set_log_y(plot: pg.PlotItem, on: bool, values) -> None:
     """Switch the y axis to log (or back) with a y range fitted to `values` (the curves' data).
 
