@@ -812,3 +812,22 @@ def test_space_in_a_number_field_toggles_training_and_keeps_the_field(win, qtbot
     assert win.running and neurons.text() == "4"
     win.train_action.trigger()
     wait_idle(qtbot, win)
+
+
+def test_one_step_shows_a_point(win, qtbot):
+    """After one Step the curves hold one point: drawn as a dot (a line of one point is invisible)."""
+    view = loss_view(win)
+    step(win, qtbot)
+    assert view.curve_length() == 1
+    image = view.grab().toImage()
+    blue = QtGui.QColor(view.train_loss.opts["pen"].color())
+    x, y = view.train_loss.getData()
+    point = view.loss_plot.vb.mapViewToScene(QtCore.QPointF(x[0], y[0]))
+    at = view.graphics.mapFromScene(point)
+    at = view.graphics.mapTo(view, at)
+    near = [QtGui.QColor(image.pixel(at.x() + dx, at.y() + dy)) for dx in range(-2, 3) for dy in range(-2, 3)]
+    assert any(abs(c.red() - blue.red()) + abs(c.green() - blue.green()) + abs(c.blue() - blue.blue()) < 60
+               for c in near)  # the train curve's colour is painted where its one point is
+    for _ in range(3):
+        step(win, qtbot)
+    assert view.train_loss.opts["symbol"] is None  # a line from three points on

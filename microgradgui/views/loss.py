@@ -48,6 +48,7 @@ class LossView(LiveView, QtWidgets.QWidget):
         # every frame: an axis whose range moves regenerates its ticks, labels and grid (ms each).
         self._x_max = None
         self._title = None
+        self._dots = False  # the curves show their points as dots (too few for a line)
 
         # epoch, train loss, test loss, train metric, test metric: a bounded record (see micrograd.history)
         self._rows = Thinned(5)
@@ -136,6 +137,15 @@ class LossView(LiveView, QtWidgets.QWidget):
         if self._log:
             with np.errstate(invalid="ignore"):
                 losses = np.where(losses > 0, losses, np.nan)
+        dots = len(x) < 3  # a line of one point is invisible: mark the first points
+        if dots != self._dots:
+            self._dots = dots
+            for item in (self.train_loss, self.test_loss, self.train_metric, self.test_metric):
+                color = item.opts["pen"].color()
+                item.setSymbol("o" if dots else None)
+                item.setSymbolSize(5)
+                item.setSymbolPen(color)
+                item.setSymbolBrush(color)
         self.train_loss.setData(x, losses[:, 0])
         self.test_loss.setData(x, losses[:, 1])
         self.train_metric.setData(x, rows[:, 3])
