@@ -73,6 +73,7 @@ class Snapshot:
     stop: str | None     # why the run ended, once it has
     finished: bool       # every run has ended
     summary: dict | None = None  # across runs (`summarize`), once finished
+    progress: float = 0.0  # share of the next epoch done (a long one, reported as it goes)
 
     @property
     def last(self):
@@ -122,14 +123,15 @@ class Session:
     def can_step(self):
         return not self.finished
 
-    def step(self):
+    def step(self, check=None):
         """Train one epoch of the current run, starting the next run first if the current one
-        has ended; return the `Epoch`. After the last run's last epoch, `finished` is True."""
+        has ended; return the `Epoch`. After the last run's last epoch, `finished` is True.
+        `check(fraction)`: see `Trainer.step` (it may abandon the epoch: `train.Interrupted`)."""
         if self.finished:
             raise RuntimeError("every run of the session has ended")
         if self.trainer.done:
             self.runs.append(Trainer(self.config, self.train, self.test, len(self.runs)))
-        epoch = self.trainer.step()
+        epoch = self.trainer.step(check)
         self.finished = self.trainer.done and len(self.runs) == self.config.evals
         return epoch
 
@@ -263,13 +265,15 @@ class Session:
     def setup(self):
         return Setup(Config.from_dict(self.config.to_dict()), self.train, self.test)
 
-    def snapshot(self, new=()):
-        """Where the session stands now, with the Epochs `new` since the previous snapshot."""
+    def snapshot(self, new=(), progress=0.0):
+        """Where the session stands now, with the Epochs `new` since the previous snapshot and
+        `progress`, the share of the epoch in progress done."""
         t = self.trainer
         return Snapshot(run=t.run, runs=self.config.evals, epoch=t.epoch, epochs=self.config.epochs,
                         done=self.done_epochs, total=self.total_epochs, elapsed=t.elapsed, new=tuple(new),
                         weights=tuple(t.weights()), grads=tuple(t.grads()), stop=t.stop_reason,
-                        finished=self.finished, summary=self.summary() if self.finished else None)
+                        finished=self.finished, summary=self.summary() if self.finished else None,
+                        progress=progress)
 
 
 def _past(model):

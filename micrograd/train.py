@@ -16,8 +16,13 @@ from contextlib import contextmanager
 import numpy as np
 
 from .history import Epoch, History
-from .losses import LOSSES, batch_loss, penalty
+from .engine import total
+from .losses import LOSSES, penalty
 from .optim import OPTIMIZERS, Schedule
+
+# A run whose parameters pass this in magnitude has diverged, whatever its loss says (a hinge
+# loss can be 0 with weights of 1e25): no data set of ordinary scale needs such weights.
+MAX_PARAMETER = 1e8
 
 # Stop reasons, as shown to the user.
 TOLERANCE = "tolerance reached"
@@ -38,39 +43,60 @@ def gc_paused():
             gc.enable()
 
 
+class Interrupted(Exception):
+    """Raised by a `check` callback (see `Trainer.step`) to abandon the epoch in progress."""
+
+
 class ValueEngine:
     """The reference engine: builds the `Value` graph of every sample, every step.
 
-    Like every engine it gives the data loss; the Trainer adds the penalties on theta.
+    Like every engine it gives the data loss; the Trainer adds the penalties on theta. With a
+    `check` callback it builds and back-propagates the batch a few samples at a time (the
+    gradients add up across the pieces to the whole batch's), calling check(fraction done)
+    in between, so a caller can report progress or abandon a long step.
     """
 
     name = "value"
     fallback_reason = None
+    WORK_PER_CHECK = 4096  # parameters x samples between two checks: ~10 ms of graph
 
     def __init__(self, model, cfg):
         self.model, self.cfg = model, cfg
         self.params = model.parameters()
+        self.per_check = max(1, self.WORK_PER_CHECK // len(self.params))
 
-    def _forward(self, theta, X, Y):
+    def _run(self, theta, X, Y, want_grad, check):
         for p, v in zip(self.params, theta.tolist()):
             p.data = v
-        outs = [self.model(x) for x in X.tolist()]
-        obj = batch_loss(self.cfg.loss, outs, Y.tolist())
-        return obj, np.array([[o.data for o in out] for out in outs])
+        fn, reduce, _ = LOSSES[self.cfg.loss]
+        n = len(X)
+        size = self.per_check if check is not None else n
+        X, Y, loss, outs = X.tolist(), Y.tolist(), 0.0, []
+        if want_grad:
+            self.model.zero_grad()
+        for start in range(0, n, size):
+            piece = [self.model(x) for x in X[start:start + size]]
+            obj = total(fn(o, y) for o, y in zip(piece, Y[start:start + size]))
+            if reduce == "mean":
+                obj = obj * (1.0 / n)
+            if want_grad:
+                obj.backward()  # the leaves' grads add up over the pieces
+            loss += obj.data
+            outs.extend([o.data for o in out] for out in piece)
+            if check is not None:
+                check(min(start + size, n) / n)
+        return loss, np.array(outs)
 
-    def loss(self, theta, X, Y):
+    def loss(self, theta, X, Y, check=None):
         """(data loss, outputs (n, outputs)) at theta, no gradient."""
         with gc_paused():
-            obj, outs = self._forward(theta, X, Y)
-            return obj.data, outs
+            return self._run(theta, X, Y, False, check)
 
-    def loss_and_grad(self, theta, X, Y):
+    def loss_and_grad(self, theta, X, Y, check=None):
         """(data loss, d loss / d theta, outputs) at theta."""
         with gc_paused():
-            obj, outs = self._forward(theta, X, Y)
-            self.model.zero_grad()
-            obj.backward()
-            return obj.data, np.array([p.grad for p in self.params]), outs
+            loss, outs = self._run(theta, X, Y, True, check)
+            return loss, np.array([p.grad for p in self.params]), outs
 
 
 def make_engine(model, cfg):
@@ -163,7 +189,7 @@ class Trainer:
             if self.history:
                 self.history.replace_last(dataclasses.replace(self.history[-1], stop=STOPPED))
 
-    def step(self):
+    def step(self, check=None):
         """Train one epoch (one optimizer step per batch) and return what it measured.
 
         The test loss and metric are at the parameters the epoch started
@@ -171,15 +197,42 @@ class Trainer:
         comes free with the forward pass, and the two stay comparable. With
         mini-batches the train loss combines the batches' as the loss does
         its samples: their mean for a mean loss, their sum for `sse`.
+
+        `check(fraction)`, if given, is called every few samples with the share of the epoch
+        done; it may raise `Interrupted`, which abandons the epoch: the run is left exactly as
+        it was before it (parameters, optimizer, batch order), and the exception goes on.
         """
         if self.done:
             raise RuntimeError(f"the run has ended: {self.stop_reason}")
+        if check is None:
+            return self._step(None)
+        saved = (self.theta.copy(), self.grad, self.shuffle.getstate(),
+                 {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in vars(self.optimizer).items()})
+        try:
+            return self._step(check)
+        except Interrupted:
+            self.theta[:], self.grad, state, optimizer = saved
+            self.shuffle.setstate(state)
+            vars(self.optimizer).update(optimizer)
+            raise
+
+    def _step(self, check):
         t0 = time.perf_counter()
+        n = len(self.train)
+        tested = len(self.test) if self.test is not None else 0
+        work = tested + n  # samples this epoch runs: the test set first, then the training set
+
+        def part(done, size):  # check(), with a call's own fraction as a share of the epoch
+            if check is None:
+                return None
+            return lambda f: check((done + f * size) / work)
+
         test_loss = test_metric = None
         if self.test is not None:
-            test_loss, test_out = self._guarded(self.engine.loss, self.test.X, self.Ytest)
+            test_loss, _, test_out = self._guarded(False, self.test.X, self.Ytest, part(0, tested))
             test_metric = None if test_out is None else metric(self.task, test_out, self.test.y, self.threshold)
-        n = len(self.train)
+            if check is not None:
+                check(tested / work)
         size = self.cfg.batch_size or n
         # The base rate is read from the config each epoch (it may change between epochs);
         # the schedule counts epochs, so it means the same for any batch size.
@@ -191,10 +244,13 @@ class Trainer:
             outs = np.empty((n, 1))
         else:
             batches = [slice(None)]  # the whole set, no copy
-        total, diverged = 0.0, False
+        total, diverged, done = 0.0, False, 0
         mean = LOSSES[self.cfg.loss][1] == "mean"
         for idx in batches:
-            loss, grad, out = self._guarded(self.engine.loss_and_grad, self.train.X[idx], self.Y[idx])
+            count = size if size < n else n
+            loss, grad, out = self._guarded(True, self.train.X[idx], self.Y[idx],
+                                            part(tested + done, min(count, n - done)))
+            done += len(out) if out is not None else 0
             if out is None or not np.isfinite(grad).all():
                 total, diverged = math.inf, True
                 break
@@ -206,10 +262,12 @@ class Trainer:
             self._backup[:] = self.theta
             self.optimizer.update(self.theta, grad, lr)
             self.grad = grad
-            if not np.isfinite(self.theta).all():
-                self.theta[:] = self._backup  # keep the last finite parameters
+            if not np.isfinite(self.theta).all() or np.abs(self.theta).max() > MAX_PARAMETER:
+                self.theta[:] = self._backup  # keep the last parameters that were not running away
                 total, diverged = math.inf, True
                 break
+            if check is not None:
+                check((tested + done) / work)
         self.epoch += 1
         self.elapsed += time.perf_counter() - t0
         train_loss = total / n if mean else total
@@ -225,23 +283,26 @@ class Trainer:
         self.history.append(rec)
         return rec
 
-    def _guarded(self, fn, X, Y):
-        """fn(theta, X, Y) plus the L1/L2 penalty, with a non-finite loss, or the Value
-        engine's OverflowError, turned into (inf, None, None): the caller treats that as
-        divergence. The engines leave the penalty out: it involves only theta, so it is
-        added here, once, the same for both."""
+    def _guarded(self, want_grad, X, Y, check=None):
+        """(loss + L1/L2 penalty, its gradient or None, outputs) at theta; a non-finite loss or
+        the Value engine's OverflowError gives (inf, None, None): the caller treats that as
+        divergence. The engines leave the penalty out: it involves only theta, so it is added
+        here, once, the same for both. Always three values, whichever engine call it makes."""
         try:
-            loss, *rest = fn(self.theta, X, Y)
+            if want_grad:
+                loss, grad, out = self.engine.loss_and_grad(self.theta, X, Y, check)
+            else:
+                (loss, out), grad = self.engine.loss(self.theta, X, Y, check), None
         except OverflowError:
             return math.inf, None, None
         if self.cfg.l1 or self.cfg.l2:
-            value, grad = penalty(self.theta, self.cfg.l1, self.cfg.l2)
+            value, penalty_grad = penalty(self.theta, self.cfg.l1, self.cfg.l2)
             loss += value
-            if len(rest) == 2:  # loss_and_grad: (gradient, outputs)
-                rest[0] = rest[0] + grad
+            if want_grad:
+                grad = grad + penalty_grad
         if not math.isfinite(loss):
-            return math.inf, *(None,) * len(rest)
-        return loss, *rest
+            return math.inf, None, None
+        return loss, grad, out
 
     def weights(self):
         """Per layer (W [outputs][inputs], b [outputs]) as numpy arrays, cut from a flat vector."""

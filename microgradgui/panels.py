@@ -614,5 +614,7 @@ class RunStatus(LiveView, QtWidgets.QWidget):
             self.rate_label.setText(f"{snap.epoch / snap.elapsed:.0f} epochs/s" if snap.elapsed > 0 else "")
         elif not snap.epoch:
             self.rate_label.setText("")
+        if snap.progress:  # a long epoch, on its way
+            text += f" · {snap.progress:.0%} of epoch {snap.epoch + 1}"
         self.epoch_label.setText(text)
 

@@ -39,6 +39,7 @@ from typing import NamedTuple
 from PySide6 import QtCore
 
 from micrograd.session import Snapshot
+from micrograd.train import Interrupted
 
 # Every QThread the GUI creates; tests/conftest.py fails a test that leaves one running.
 LIVE_THREADS: "weakref.WeakSet[QtCore.QThread]" = weakref.WeakSet()
@@ -48,6 +49,7 @@ MIN_EMITS_PER_S = 15     # the adaptive spacing never lets the window fall below
 FRAME_SPACING = 2.0      # train for at least this many times the last frame's cost between emits
 MAX_GUI_WAIT = 0.25      # s; a GUI that never reports a frame slows training, never stops it
 SWITCH_INTERVAL = 0.0005  # s; sys.setswitchinterval while a worker trains (CPython's default: 0.005)
+LONG_EPOCH = 0.1         # s; an epoch running longer sends frames of its progress (first visible in 0.3 s)
 
 
 class FrameGate:
@@ -114,10 +116,28 @@ class TrainWorker(QtCore.QObject):
         self.wake.set()
         self.gate.done()
 
-    def _emit(self, epochs, gated=False):
+    def _emit(self, epochs, gated=False, progress=0.0):
         if gated:
             self.gate.clear()
-        self.progress.emit(Frame(self.tag, self.session.snapshot(epochs), self.gate if gated else None))
+        self.progress.emit(Frame(self.tag, self.session.snapshot(epochs, progress), self.gate if gated else None))
+
+    def _check(self, fraction):
+        """Called by the run every few samples of an epoch: a pause or a stop abandons the epoch
+        (the run is left as it was before it), and a long epoch reports how far it has got."""
+        if self.stop_event.is_set() or self.pause_event.is_set():
+            raise Interrupted
+        if fraction >= 1.0:
+            return  # the epoch is done: it is sent whole
+        now = time.monotonic()
+        if self._epoch_started is None:
+            self._epoch_started = now
+        # Only a long epoch reports its progress: a quick one is sent whole soon enough.
+        elif now - self._epoch_started >= LONG_EPOCH and now - self._last >= self.emit_interval():
+            self._emit(self._pending, gated=True, progress=fraction)
+            self._pending = []
+            if not self.gate.wait(MAX_GUI_WAIT):
+                self.gate.done()
+            self._last = time.monotonic()
 
     def _wait(self, seconds):
         """Until the next paced epoch is due; pause, stop and a new pace end it at once."""
@@ -130,14 +150,15 @@ class TrainWorker(QtCore.QObject):
     @QtCore.Slot()
     def run(self):
         session = self.session
-        pending, last, trained, started = [], 0.0, 0, None
+        self._pending, self._last, trained, started = [], 0.0, 0, None
+        self._epoch_started = None  # when the epoch in progress began: its first check reads the clock
         try:
             while not (self.stop_event.is_set() or self.pause_event.is_set() or session.finished):
                 if not self.gate.is_done():
                     # The GUI is drawing our last update: let it have the GIL to itself.
                     if not self.gate.wait(MAX_GUI_WAIT):
                         self.gate.done()  # no word from the GUI: train on regardless
-                    last = time.monotonic()  # the spacing counts from the end of the frame
+                    self._last = time.monotonic()  # the spacing counts from the end of the frame
                     continue
                 pace = self.pace  # read each time: the window may change it meanwhile
                 if pace:
@@ -146,16 +167,21 @@ class TrainWorker(QtCore.QObject):
                         self._wait(started + 1.0 / pace - now)
                         continue
                     started = now
-                pending.append(session.step())
+                self._epoch_started = None
+                try:
+                    epoch = session.step(self._check)  # (_check may send and replace _pending)
+                except Interrupted:
+                    break  # paused or stopped mid-epoch: that epoch never happened
+                self._pending.append(epoch)
                 trained += 1
                 if trained == self.epochs:
                     break
                 now = time.monotonic()
-                if session.trainer.done or now - last >= self.emit_interval():
-                    self._emit(pending, gated=True)  # a run's last epoch is always sent at once
-                    pending, last = [], now
-            if pending:
-                self._emit(pending)
+                if session.trainer.done or now - self._last >= self.emit_interval():
+                    self._emit(self._pending, gated=True)  # a run's last epoch is always sent at once
+                    self._pending, self._last = [], now
+            if self._pending:
+                self._emit(self._pending)
         except Exception as e:  # noqa: BLE001 - every failure reaches the user as a message
             traceback.print_exc()
             self.errored.emit(f"{type(e).__name__}: {e}")

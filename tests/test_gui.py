@@ -292,7 +292,7 @@ def test_reset_mid_frame_draws_the_initial_weights(win, qtbot, monkeypatch):
     reset = []
 
     def reset_mid_frame(tag, steps, gates, cost):
-        if len(steps) == 3 and not reset:  # the status and the curves are drawn; not all the weights yet
+        if len(steps) == 3 and not reset and epoch_of(win) >= 2:  # status and curves drawn, not the weights
             reset.append(win.session.trainer.weights())
             win.reset_button.click()
         frame_step(tag, steps, gates, cost)
@@ -353,7 +353,7 @@ def test_divergence_stops_with_a_message_and_finite_weights(win, qtbot):
 def test_worker_exception_reaches_the_user(win, qtbot, monkeypatch):
     small(win, epochs=100)
 
-    def boom(self):
+    def boom(self, check=None):
         raise RuntimeError("engine on fire")
     monkeypatch.setattr(Session, "step", boom)
     win.train_button.click()
@@ -367,7 +367,9 @@ def test_worker_throttles_and_always_sends_the_last_epochs(qtbot, monkeypatch):
     # the batching does not depend on how fast this machine trains.
     ticks = itertools.count(1)
     monkeypatch.setattr(wk, "time", types.SimpleNamespace(monotonic=lambda: next(ticks) / 16))
-    session = Session(Config(layers=[3, 1], activations=["relu", "linear"], epochs=60), DataSpec(samples=40))
+    # (no test set: the worker's mid-epoch check reads the clock only after a test pass)
+    session = Session(Config(layers=[3, 1], activations=["relu", "linear"], epochs=60),
+                      DataSpec(samples=40, test_ratio=0.0))
     frames = []
     done = []
 
@@ -731,9 +733,9 @@ def test_worker_keeps_the_pace(qtbot, monkeypatch):
     starts = []
     step = Session.step
 
-    def timed_step(session):
+    def timed_step(session, check=None):
         starts.append(clock[0])
-        return step(session)
+        return step(session, check)
 
     monkeypatch.setattr(wk, "time", types.SimpleNamespace(monotonic=monotonic))
     monkeypatch.setattr(wk.TrainWorker, "_wait", wait)
@@ -831,3 +833,27 @@ def test_one_step_shows_a_point(win, qtbot):
     for _ in range(3):
         step(win, qtbot)
     assert view.train_loss.opts["symbol"] is None  # a line from three points on
+
+
+def test_a_long_epoch_shows_its_progress_and_pause_abandons_it(win, qtbot):
+    """The reference engine on the largest network takes over a second an epoch: the status
+    shows how far the epoch has got, and Pause ends it in the middle (not after it), leaving the
+    run as it was."""
+    panel = win.network_panel
+    while len(panel.hidden) < 8:
+        win.findChild(QtWidgets.QPushButton, "addLayerButton").click()
+    for i in range(8):
+        panel.spin(i).setValue(64)
+    win.training_panel.engine.setCurrentText("value")
+    win.findChild(QtWidgets.QComboBox, "paceControl").setCurrentText("max")
+    initial = theta(win)
+    progress = []
+    win.runner.frame.connect(lambda f: progress.append(f.snapshot.progress))
+    win.train_button.click()
+    qtbot.waitUntil(lambda: any(0 < p < 1 for p in progress), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: "% of epoch 1" in win.training_panel.status.epoch_label.text(), timeout=TIMEOUT)
+    assert epoch_of(win) == 0
+    with qtbot.waitSignal(win.runner.ended, timeout=TIMEOUT):
+        win.train_button.click()  # pause, mid-epoch
+    assert epoch_of(win) == 0 and not win.running
+    np.testing.assert_array_equal(theta(win), initial)  # the abandoned epoch changed nothing

@@ -245,3 +245,75 @@ def test_sse_minibatch_loss_sums_the_batches():
     assert mini == pytest.approx(full, rel=1e-12)
     halves = Trainer(Config(batch_size=20, **cfg), ds).step().train_loss
     assert halves == pytest.approx(full, rel=1e-3)  # a sum over all samples, not a mean of sums
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("batch", [0, 7])
+def test_an_interrupted_epoch_leaves_the_run_as_it_was(engine, batch):
+    """check() raising Interrupted mid-epoch (a pause on a slow network) abandons the epoch:
+    parameters, optimizer state and batch order are as before, and the next step is the very
+    step an uninterrupted run takes."""
+    from micrograd.train import Interrupted
+    ds = make_dataset("moons", 40, 0.1, 0)
+    train, test = split(ds, 0.25, 0)
+    cfg = Config(layers=[16, 16, 1], activations=["relu", "relu", "linear"], optimizer="adam", lr=0.01,
+                 batch_size=batch, epochs=10, engine=engine)
+    a, b = Trainer(cfg, train, test), Trainer(cfg, train, test)
+    a.step(), b.step()
+    before = (a.theta.copy(), a.optimizer.t, a.shuffle.getstate(), a.epoch, len(a.history))
+    quiet = lambda fraction: None  # noqa: E731 - with a check the Value engine works in pieces: b does too
+    fractions = []
+
+    def interrupt(fraction):
+        fractions.append(fraction)
+        if fraction > 0.5:
+            raise Interrupted
+    with pytest.raises(Interrupted):
+        a.step(interrupt)
+    assert (a.theta.tolist(), a.optimizer.t, a.shuffle.getstate(), a.epoch, len(a.history)) == \
+        (before[0].tolist(), *before[1:])
+    assert fractions == sorted(fractions) and 0 < fractions[-1] <= 1
+    seen = []
+    e = a.step(seen.append)
+    assert no_elapsed([e]) == no_elapsed([b.step(quiet)]) and np.array_equal(a.theta, b.theta)
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_the_value_engine_in_pieces_gives_the_same_gradient():
+    ds = make_dataset("circles", 50, 0.1, 0)
+    for loss in ("hinge", "sse"):
+        cfg = Config(layers=[8, 8, 1], activations=["tanh", "relu", "linear"], loss=loss, engine="value")
+        whole, pieces = Trainer(cfg, ds), Trainer(cfg, ds)
+        pieces.engine.per_check = 3  # 17 pieces of 3 samples (and one of 2)
+        calls = []
+        l1, g1, o1 = whole.engine.loss_and_grad(whole.theta, whole.train.X, whole.Y)
+        l2, g2, o2 = pieces.engine.loss_and_grad(pieces.theta, pieces.train.X, pieces.Y, calls.append)
+        assert len(calls) == 17 and calls[-1] == 1.0
+        np.testing.assert_allclose(l2, l1, rtol=1e-13)
+        np.testing.assert_allclose(g2, g1, rtol=1e-12, atol=1e-15)
+        np.testing.assert_array_equal(o2, o1)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_runaway_weights_are_a_divergence(engine):
+    """At lr 1000 the weights run to 1e13-1e25 while a hinge loss can stay finite (even 0): a
+    run whose parameters pass MAX_PARAMETER is stopped as diverged, with the last ones that did not."""
+    from micrograd.train import MAX_PARAMETER
+    ds = make_dataset("moons", 40, 0.1, 0)
+    t = Trainer(Config(lr=1000.0, schedule="constant", epochs=200, engine=engine), ds)
+    with np.errstate(all="ignore"):
+        run(t)
+    assert t.stop_reason.startswith("diverged") and t.epoch < 200
+    assert np.abs(t.theta).max() <= MAX_PARAMETER
+
+
+def test_reference_engine_overflow_on_the_test_set_is_a_divergence():
+    """The Value engine raises OverflowError ((o - y)**2 of an output near 1e200); on the test
+    pass that was returned as three values where two were unpacked: 'too many values to unpack'."""
+    ds = make_dataset("plane", 40, 0.1, 0)
+    train, test = split(ds, 0.25, 0)
+    cfg = Config(layers=[2, 1], activations=["linear", "linear"], loss="mse", engine="value")
+    huge = [(np.full((2, 2), 1e100), np.zeros(2)), (np.full((1, 2), 1e100), np.zeros(1))]
+    t = Trainer(cfg, train, test, weights=huge)
+    e = t.step()
+    assert e.stop == "diverged at epoch 1" and e.test_loss == math.inf and e.train_metric is None

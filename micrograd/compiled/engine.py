@@ -76,7 +76,7 @@ class CompiledEngine:
         self.chunk = max(64, CHUNK_BYTES // (8 * 3 * max(self.program.nrows, 1)))
         self.mean = self.program.reduce == "mean"
 
-    def _run(self, theta, X, Y, want_grad):
+    def _run(self, theta, X, Y, want_grad, check):
         n = len(X)
         if n == 0:
             raise ValueError("an empty batch has no loss")
@@ -88,7 +88,11 @@ class CompiledEngine:
         if n <= size:  # the common case, without slicing and joining
             total, out, grad = self._chunk(X, Y, seed, want_grad)
         else:
-            parts = [self._chunk(X[i:i + size], Y[i:i + size], seed, want_grad) for i in range(0, n, size)]
+            parts = []
+            for i in range(0, n, size):
+                parts.append(self._chunk(X[i:i + size], Y[i:i + size], seed, want_grad))
+                if check is not None:
+                    check(min(i + size, n) / n)
             total = sum(part[0] for part in parts)
             out = np.concatenate([part[1] for part in parts])
             grad = sum(part[2] for part in parts) if want_grad else None
@@ -107,12 +111,14 @@ class CompiledEngine:
 
     # NOTE: where the Value engine raises (exp/pow overflow, log of a non-positive
     # number) we return inf/nan, silently; the Trainer stops such a run as diverged.
-    def loss(self, theta, X, Y):
+    # `check(fraction)`, if given, is called between the chunks of a batch too big for one
+    # (see train.ValueEngine); a batch of one chunk is too quick to need it.
+    def loss(self, theta, X, Y, check=None):
         """(data loss, outputs (n, outputs)) at theta, no gradient."""
         with one_blas_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return self._run(theta, X, Y, False)
+            return self._run(theta, X, Y, False, check)
 
-    def loss_and_grad(self, theta, X, Y):
+    def loss_and_grad(self, theta, X, Y, check=None):
         """(data loss, d loss / d theta, outputs) at theta."""
         with one_blas_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return self._run(theta, X, Y, True)
+            return self._run(theta, X, Y, True, check)

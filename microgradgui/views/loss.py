@@ -146,10 +146,12 @@ class LossView(LiveView, QtWidgets.QWidget):
                 item.setSymbolSize(5)
                 item.setSymbolPen(color)
                 item.setSymbolBrush(color)
-        self.train_loss.setData(x, losses[:, 0])
-        self.test_loss.setData(x, losses[:, 1])
-        self.train_metric.setData(x, rows[:, 3])
-        self.test_metric.setData(x, rows[:, 4])
+        for item, y in ((self.train_loss, losses[:, 0]), (self.test_loss, losses[:, 1]),
+                        (self.train_metric, rows[:, 3]), (self.test_metric, rows[:, 4])):
+            if np.isfinite(y).any():
+                item.setData(x, y)
+            else:  # nothing to draw (no test data): no all-NaN bounds for the dots to warn about
+                item.setData([], [])
         x_max = nice_ceil(max(float(x[-1]) if len(x) else 0.0, 10.0))
         if x_max != self._x_max:
             self._x_max = x_max
