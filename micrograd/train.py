@@ -17,6 +17,7 @@ import numpy as np
 
 from .history import Epoch, History
 from .losses import LOSSES, batch_loss, penalty
+from .nn import as_list
 from .optim import OPTIMIZERS, Schedule
 
 # Stop reasons, as shown to the user.
@@ -56,7 +57,7 @@ class ValueEngine:
             p.data = v
         outs = [self.model(x) for x in X.tolist()]
         obj = batch_loss(self.cfg.loss, outs, Y.tolist())
-        return obj, np.array([[o.data for o in out] for out in outs])
+        return obj, np.array([[o.data for o in as_list(out)] for out in outs])
 
     def loss(self, theta, X, Y):
         """(data loss, outputs (n, outputs)) at theta, no gradient."""
