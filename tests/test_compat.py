@@ -6,8 +6,9 @@ checked against micrograd's algorithm written out here in plain floats (its init
 forward sums, its hinge loss and update).
 """
 import random
+import re
+from pathlib import Path
 
-import numpy as np
 import pytest
 
 from micrograd import MLP, Layer, Neuron, Value
@@ -282,3 +283,12 @@ def test_one_neuron_gives_a_bare_value():
     assert isinstance(thin([0.5, -0.5]), Value)
     out = MLP(2, [4, 1], seed=0)([0.5, -0.5])
     assert as_list(out) == [out] and as_list([out, out]) == [out, out]
+
+
+def test_the_readme_example_prints_what_it_says():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", readme.split("## Coming from micrograd", 1)[1], re.S).group(1)
+    said = float(re.search(r"print\(total_loss.data\) +# ([0-9.e-]+)", block).group(1))
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["total_loss"].data == pytest.approx(said, rel=1e-12)
