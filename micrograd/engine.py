@@ -58,6 +58,8 @@ class Value:
     def _adopt(self, children):
         """Parents given by hand, each with a local derivative of 0."""
         children = tuple(children)
+        if not children:  # an empty iterator
+            return
         if not all(isinstance(c, Value) for c in children):
             raise TypeError(f"Value: _children must be Values, got {children!r}")
         self._a, self._da = children[0], 0.0

@@ -226,6 +226,7 @@ def test_value_takes_micrograds_constructor():
     assert (d.grad, a.grad, b.grad, c.grad) == (2.0, 0.0, 0.0, 0.0)
     with pytest.raises(TypeError, match="_children"):
         Value(1.0, (a, 2.0), "+")
+    assert Value(1.0, iter(()), "x")._prev == set() and Value(1.0, iter([a]))._prev == {a}
 
 
 # -- a tutorial's network and training script -----------------------------------------------
