@@ -140,7 +140,7 @@ class StudioImpl(Impl):
             p.data -= lr * p.grad
         acc = None
         if self.loss == "hinge":
-            acc = sum((t > 0) == (o[0].data > 0) for t, o in zip(self.yl, outs)) / len(outs)
+            acc = sum((t > 0) == (o.data > 0) for t, o in zip(self.yl, outs)) / len(outs)  # one output: a Value
         return obj.data, acc
 
     def params(self):

@@ -31,6 +31,12 @@ class Value:
 
     The unary ops (relu, tanh, sigmoid, softplus, exp, log, abs, ...) are methods made from
     the op table, `micrograd.ops.UNARY`, at import.
+
+    micrograd's names work too, so graph-walking code written for it runs unchanged:
+    `Value(data, _children=(), _op='', label='')` builds a node by hand, and every node has
+    `_prev` (its distinct parents, a set) and `_op` (its op as drawn, constant included:
+    "*2.0", "+1.0", "**2", "relu"). A node built by hand has no local derivatives: like
+    micrograd's default `_backward`, it passes no gradient to its `_children`.
     """
 
     # Parents and d(self)/d(parent): the first two in slots (_a, _da), (_b, _db),
@@ -40,12 +46,26 @@ class Value:
     # set only by the ops that have a constant, and read through `const`.
     __slots__ = ("data", "grad", "_a", "_da", "_b", "_db", "_rest", "_name", "_const", "label")
 
-    def __init__(self, data, label=""):
+    def __init__(self, data, _children=(), _op="", label=""):
         self.data = float(data)
         self.grad = 0.0
         self._a = self._b = None
-        self._name = ""
+        self._name = _op
         self.label = label
+        if _children:
+            self._adopt(_children)
+
+    def _adopt(self, children):
+        """Parents given by hand, each with a local derivative of 0."""
+        children = tuple(children)
+        if not children:  # an empty iterator
+            return
+        if not all(isinstance(c, Value) for c in children):
+            raise TypeError(f"Value: _children must be Values, got {children!r}")
+        self._a, self._da = children[0], 0.0
+        if len(children) > 1:
+            self._b, self._db = children[1], 0.0
+            self._rest = tuple(x for c in children[2:] for x in (c, 0.0))
 
     # -- the graph ---------------------------------------------------------------
 
@@ -75,6 +95,18 @@ class Value:
             return self._const
         except AttributeError:  # not set: the op has no constant
             return None
+
+    # micrograd's names for the same graph, for code written against it.
+
+    @property
+    def _prev(self):
+        """The distinct parents, as a (new) set: micrograd's `_prev`."""
+        return set(self.parents)
+
+    @property
+    def _op(self):
+        """The op as drawn, with its constant ("*2.0", "**2"): micrograd's `_op`."""
+        return _op_label(self)
 
     # -- primitives: output, parents, local derivatives ------------------------
 

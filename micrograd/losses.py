@@ -9,6 +9,7 @@ the same for every engine.
 import numpy as np
 
 from .engine import total
+from .nn import as_list
 
 
 def squared_error(out, y):
@@ -48,9 +49,10 @@ def l2(params):
 
 
 def batch_loss(name, outs, ys):
-    """Combine per-sample losses: `outs` one list of output Values per sample, `ys` one list of targets."""
+    """Combine per-sample losses: `outs` the model's output per sample (a Value, or a list of
+    Values for several outputs), `ys` one list of targets per sample."""
     fn, reduce, _ = LOSSES[name]
-    terms = [fn(o, y) for o, y in zip(outs, ys)]
+    terms = [fn(as_list(o), y) for o, y in zip(outs, ys)]
     return total(terms) * (1.0 / len(terms)) if reduce == "mean" else total(terms)
 
 

@@ -9,6 +9,9 @@ An entry holds
   scalar(x) -> (f(x), f'(x))             for one float: the `Value` engine
   forward(X, out=None) -> f(X)           elementwise on an array
   derivative(X, Y, out=None) -> f'(X)    elementwise, from the input X and the output Y = f(X)
+  init                                   for an activation, the weight init that suits it (what
+                                         `MLP(..., init="auto")` draws): "he" for the relu family,
+                                         "xavier" for the ones near-linear around 0
 The array forms follow numpy's `out` convention: given `out`, they write the result there and
 return it. Both forms compute the same expression, so the engines agree to rounding.
 """
@@ -25,6 +28,7 @@ class Op(NamedTuple):
     scalar: Callable
     forward: Callable
     derivative: Callable
+    init: str | None = None  # activations only: "he" or "xavier" (micrograd.nn.INITS)
 
 
 def _put(value, out):
@@ -182,17 +186,20 @@ def _linear_grad_np(X, Y, out=None):
     return _put(np.ones_like(X), out)
 
 
+# He (Kaiming) keeps the variance of a layer that zeroes about half its inputs: the relu family.
+# Xavier (Glorot) suits activations with slope 1 around 0: tanh, linear, and sigmoid (slope 1/4,
+# but no better scheme among ours).
 UNARY = {
-    "relu": Op(_relu, _relu_np, _relu_grad_np),
-    "tanh": Op(_tanh, np.tanh, _tanh_grad_np),
-    "sigmoid": Op(_sigmoid, _sigmoid_np, _sigmoid_grad_np),
+    "relu": Op(_relu, _relu_np, _relu_grad_np, "he"),
+    "tanh": Op(_tanh, np.tanh, _tanh_grad_np, "xavier"),
+    "sigmoid": Op(_sigmoid, _sigmoid_np, _sigmoid_grad_np, "xavier"),
     "softplus": Op(_softplus, _softplus_np, _softplus_grad_np),
     "exp": Op(_exp, np.exp, _exp_grad_np),
     "log": Op(_log, np.log, _log_grad_np),
     "abs": Op(_abs, np.abs, _abs_grad_np),
-    "linear": Op(_linear, np.positive, _linear_grad_np),  # identity; np.positive copies
-    "leaky_relu": Op(_leaky_relu, _leaky_relu_np, _leaky_relu_grad_np),
-    "silu": Op(_silu, _silu_np, _silu_grad_np),
+    "linear": Op(_linear, np.positive, _linear_grad_np, "xavier"),  # identity; np.positive copies
+    "leaky_relu": Op(_leaky_relu, _leaky_relu_np, _leaky_relu_grad_np, "he"),
+    "silu": Op(_silu, _silu_np, _silu_grad_np, "he"),
 }
 
 # The ops a layer may use as its activation, in the order the designer lists them.

@@ -18,6 +18,7 @@ import numpy as np
 from .history import Epoch, History
 from .engine import total
 from .losses import LOSSES, penalty
+from .nn import as_list
 from .optim import OPTIMIZERS, Schedule
 
 # A run whose parameters pass this in magnitude has diverged, whatever its loss says (a hinge
@@ -75,7 +76,7 @@ class ValueEngine:
         if want_grad:
             self.model.zero_grad()
         for start in range(0, n, size):
-            piece = [self.model(x) for x in X[start:start + size]]
+            piece = [as_list(self.model(x)) for x in X[start:start + size]]
             obj = total(fn(o, y) for o, y in zip(piece, Y[start:start + size]))
             if reduce == "mean":
                 obj = obj * (1.0 / n)

@@ -426,7 +426,7 @@ def test_numpy_predict_matches_the_value_engine(act):
     X = [[0.3, -0.7], [2.5, 1.0], [-40.0, 3.0]]
     ours = predict(model.weights(), model.activations, X)
     for row, x in zip(ours, X):
-        assert row[0] == pytest.approx(model(x)[0].data, rel=1e-12, abs=1e-12)
+        assert row[0] == pytest.approx(model(x).data, rel=1e-12, abs=1e-12)
 
 
 def test_walk_leaves_gradients_as_they_were():

@@ -78,7 +78,7 @@ def test_predictions_match_trainer_and_mlp(trained, saved):
     m = modelfile.load(saved)
     np.testing.assert_allclose(m.predict(ds.X), t.predict(ds.X), rtol=1e-12, atol=1e-12)
     mlp = m.to_mlp()
-    outs = np.array([[o.data for o in mlp(x)] for x in ds.X.tolist()])
+    outs = np.array([[mlp(x).data] for x in ds.X.tolist()])
     np.testing.assert_allclose(outs, t.predict(ds.X), rtol=1e-12, atol=1e-12)
     assert m.predict(ds.X[0]).shape == (1, 1)  # one sample
     cls = m.classify(ds.X)
@@ -136,7 +136,7 @@ def test_every_activation_saves_loads_and_predicts(tmp_path, act):
     assert m.activations == [act] * 3
     ours = m.predict(ds.X)[:, 0]
     model = m.to_mlp()
-    np.testing.assert_allclose(ours, [model(x)[0].data for x in ds.X.tolist()], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours, [model(x).data for x in ds.X.tolist()], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ours, t.predict(ds.X)[:, 0], rtol=1e-12, atol=1e-12)
 
 

@@ -1,13 +1,14 @@
-"""The command line: `micrograd train | predict | info` (also `python -m micrograd`).
+"""The command line: `micrograd train | predict | info | export` (also `python -m micrograd`).
 
     micrograd train --dataset moons --epochs 100 --out model.json
     micrograd train --csv points.csv --label kind --layers 8,8 --activation tanh --out m.json
     micrograd predict model.json --x 0.5,-0.2
     micrograd predict model.json --csv points.csv
     micrograd info model.json
+    micrograd export model.json --format onnx --out model.onnx
 
 Exit status: 0 on success, 2 on bad usage or bad input (one line on stderr, no
-traceback), 1 if the model could not be written, 3 if `predict` got an output
+traceback), 1 if the model (or its export) could not be written, 3 if `predict` got an output
 that is not a finite number (nan or inf, e.g. from a model that diverged): every
 row is still printed, that output as nan/inf with an empty class, and one line
 on stderr names the inputs (CSV lines or --x numbers); 130 if training was
@@ -24,7 +25,7 @@ import sys
 from .. import modelfile
 from ..data import DataError
 from .arguments import PROG, UsageError, build_parser, join_negative_values
-from .commands import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, info, predict, train
+from .commands import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, export, info, predict, train
 from .progress import Progress
 
 __all__ = ["main", "build_parser", "Progress", "UsageError"]
@@ -37,7 +38,7 @@ def main(argv=None, stdout=None, stderr=None):
     argv = join_negative_values(sys.argv[1:] if argv is None else list(argv))
     try:
         a = parser.parse_args(argv)
-        return {"train": train, "predict": predict, "info": info}[a.command](a, out, err)
+        return {"train": train, "predict": predict, "info": info, "export": export}[a.command](a, out, err)
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else EXIT_OK
     except (UsageError, DataError, modelfile.ModelFileError, ValueError) as e:

@@ -8,6 +8,7 @@ from ..config import ENGINES, TASK_DEFAULTS, Config, DataSpec
 from ..data import DATASETS
 from ..losses import LOSSES
 from ..nn import ACTIVATIONS, BIAS_INITS
+from ..onnx_export import FORMATS
 from ..optim import OPTIMIZERS, SCHEDULES
 
 PROG = "micrograd"
@@ -101,6 +102,13 @@ def build_parser():
 
     inf = sub.add_parser("info", help="describe a saved model")
     inf.add_argument("model", metavar="MODEL")
+
+    ex = sub.add_parser("export", help="write a saved model in a format other tools read",
+                        description="Write a saved model as a standard ONNX graph (float64) for onnxruntime "
+                                    "and other tools. Needs the onnx package: pip install '.[onnx]'.")
+    ex.add_argument("model", metavar="MODEL")
+    ex.add_argument("--format", choices=FORMATS, default=FORMATS[0], help=f"default: {FORMATS[0]}")
+    ex.add_argument("--out", metavar="FILE", required=True, help="the file to write")
     return p
 
 

@@ -1,4 +1,4 @@
-"""The commands: `micrograd train | predict | info`."""
+"""The commands: `micrograd train | predict | info | export`."""
 from __future__ import annotations
 
 import csv
@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from .. import modelfile
+from .. import modelfile, onnx_export
 from ..data import read_inputs
 from ..session import Session
 from .arguments import PROG, UsageError, config, data_spec, floats
@@ -163,6 +163,17 @@ def info(a, out, err):
             out.write("\n")
     if m.history.get("epoch"):
         out.write(f"history       {len(m.history['epoch'])} points\n")
+    return EXIT_OK
+
+
+def export(a, out, err):
+    m = modelfile.load(a.model)
+    try:
+        onnx_export.save(a.out, m.weights, m.activations, m.features)
+    except onnx_export.ExportError as e:
+        err.write(f"{PROG}: error: {e}\n")
+        return EXIT_FAIL
+    out.write(f"saved {a.out}\n")
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from ..engine import Value
 from ..losses import LOSSES
+from ..nn import as_list
 from ..ops import UNARY
 
 
@@ -30,7 +31,7 @@ def trace(model, loss):
     # Distinct, irregular placeholder numbers: no accidental ties or zeros.
     xs = [Value(0.3141 + 0.1 * j, label=f"x{j}") for j in range(nin)]
     try:
-        outs = list(model(xs))
+        outs = as_list(model(xs))
         ys = [Value(0.2718 + 0.1 * j, label=f"y{j}") for j in range(len(outs))]
         term = fn(outs, ys)
     except Unsupported:

@@ -1,0 +1,161 @@
+"""A trained network as a standard ONNX graph, float64, for onnxruntime and the rest of the ecosystem.
+
+    from micrograd import modelfile, onnx_export
+    m = modelfile.load("model.json")
+    onnx_export.save("model.onnx", m.weights, m.activations, m.features)
+
+    import onnxruntime
+    session = onnxruntime.InferenceSession("model.onnx")
+    session.run(None, {"input": X})[0]      # X float64 (n, inputs) -> (n, 1), as m.predict(X)
+
+The graph, in stages: the input `input` [n, inputs]; the first layer's inputs (today the raw
+inputs; a feature map such as x1^2, x1*x2 or sin(x1) computed from them goes there); then per
+layer k `Gemm(h, W_k, b_k, transB=1)` (W_k stays [outputs][inputs], as in the model file) and
+its activation; the output `output` [n, outputs]. Standard ops of opset 17 only.
+
+Needs the optional `onnx` package (`pip install .[onnx]`); everything else in micrograd runs
+without it. Every failure is an `ExportError` with a one-line message.
+"""
+import contextlib
+import json
+import os
+
+import numpy as np
+
+from .ops import LEAKY_SLOPE
+
+FORMATS = ("onnx",)
+OPSET = 17  # understood by onnxruntime >= 1.11 and most converters
+IR_VERSION = 8  # the IR that goes with opset 17: older runtimes refuse newer ones
+INPUT, OUTPUT = "input", "output"
+
+
+class ExportError(Exception):
+    """The network could not be exported; the message says why, on one line."""
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise ExportError("ONNX export needs the onnx package: pip install 'micrograd-studio[onnx]' "
+                          "(or pip install onnx)") from None
+    return onnx
+
+
+class _Graph:
+    """The nodes and constants of the graph being built; each node's output is named after it."""
+
+    def __init__(self, onnx):
+        self.onnx, self.nodes, self.constants = onnx, [], []
+
+    def node(self, op, inputs, name, **attributes):
+        self.nodes.append(self.onnx.helper.make_node(op, inputs, [name], name=name, **attributes))
+        return name
+
+    def constant(self, name, array):
+        self.constants.append(self.onnx.numpy_helper.from_array(np.asarray(array, dtype=np.float64), name))
+        return name
+
+
+def _leaky_relu(g, x, name):
+    # max(x, slope x), as ops.py computes it. Not ONNX's LeakyRelu: its slope is a float32
+    # attribute (0.01 becomes 0.0099999998), which moves the output by 2e-8 of itself.
+    slope = g.constant(f"{name}_slope", LEAKY_SLOPE)
+    return g.node("Max", [x, g.node("Mul", [x, slope], f"{name}_scaled")], name)
+
+
+def _silu(g, x, name):  # x * sigmoid(x): ONNX has no SiLU op before opset 24
+    return g.node("Mul", [x, g.node("Sigmoid", [x], f"{name}_sigmoid")], name)
+
+
+# Each activation of the op table (ops.ACTIVATIONS) as ONNX nodes: (graph, input, output name) -> output.
+ACTIVATIONS = {
+    "relu": lambda g, x, name: g.node("Relu", [x], name),
+    "tanh": lambda g, x, name: g.node("Tanh", [x], name),
+    "sigmoid": lambda g, x, name: g.node("Sigmoid", [x], name),
+    "linear": lambda g, x, name: g.node("Identity", [x], name),
+    "leaky_relu": _leaky_relu,
+    "silu": _silu,
+}
+
+
+def _checked(weights, activations):
+    """The weights as float64 arrays, after checking that they chain and are finite."""
+    if not weights or len(weights) != len(activations):
+        raise ExportError(f"{len(weights)} layers of weights but {len(activations)} activations")
+    layers, width = [], None
+    for k, ((W, b), act) in enumerate(zip(weights, activations)):
+        W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if W.ndim != 2 or b.shape != (len(W),) or (width is not None and W.shape[1] != width):
+            raise ExportError(f"layer {k}: weights {W.shape} and biases {b.shape} do not fit the layer before")
+        if not (np.isfinite(W).all() and np.isfinite(b).all()):
+            raise ExportError(f"layer {k}: the weights are not all finite")
+        if act not in ACTIVATIONS:
+            raise ExportError(f"layer {k}: no ONNX form for the activation {act!r}")
+        layers.append((W, b, act))
+        width = len(W)
+    return layers
+
+
+def build(weights, activations, features=None):
+    """The ONNX `ModelProto` of the network: weights per layer (W [outputs][inputs], b [outputs]),
+    one activation name per layer, and optionally the inputs' names (kept in the metadata)."""
+    onnx = _onnx()
+    layers = _checked(weights, activations)
+    inputs = layers[0][0].shape[1]
+    if features is not None and len(features) != inputs:
+        raise ExportError(f"{len(features)} feature names for {inputs} inputs")
+    g = _Graph(onnx)
+    h = INPUT  # the first layer's inputs: the raw inputs (the place of a feature map stage)
+    for k, (W, b, act) in enumerate(layers):
+        z = g.node("Gemm", [h, g.constant(f"W{k}", W), g.constant(f"b{k}", b)], f"z{k}", transB=1)
+        h = ACTIVATIONS[act](g, z, OUTPUT if k == len(layers) - 1 else f"h{k}")
+    double = onnx.TensorProto.DOUBLE
+    graph = onnx.helper.make_graph(
+        g.nodes, "micrograd_mlp",
+        [onnx.helper.make_tensor_value_info(INPUT, double, ["n", inputs])],
+        [onnx.helper.make_tensor_value_info(OUTPUT, double, ["n", len(layers[-1][0])])],
+        g.constants)
+    model = onnx.helper.make_model(graph, producer_name="micrograd-studio", ir_version=IR_VERSION,
+                                   opset_imports=[onnx.helper.make_opsetid("", OPSET)],
+                                   doc_string="An MLP trained with micrograd studio: "
+                                              + " -> ".join([str(inputs)] + [f"{len(W)} {a}" for W, _, a in layers]))
+    onnx.helper.set_model_props(model, {"features": json.dumps(list(features or [])),
+                                        "activations": json.dumps(list(activations))})
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as e:  # a bug of ours, not of the caller's network
+        raise ExportError(f"the exported graph does not pass onnx's checker: {' '.join(str(e).split())}") from None
+    return model
+
+
+def save(path, weights, activations, features=None):
+    """Write the network to `path` as ONNX (see `build`) and return the path.
+
+    This is what `micrograd export` and the window's File > Export > ONNX call. Any failure,
+    a missing onnx package included, raises ExportError; the file is then left as it was.
+    """
+    data = build(weights, activations, features).SerializeToString()
+    path = os.fspath(path)
+    try:
+        _write_whole(path, data)
+    except OSError as e:
+        raise ExportError(f"could not write {path}: {e.strerror or e}") from None
+    return path
+
+
+def _write_whole(path, data):
+    """Write to a temporary file beside `path`, then rename it over `path`: a full disk or a
+    crash never leaves a truncated file (the model file is written the same way)."""
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
