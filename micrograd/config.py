@@ -13,7 +13,7 @@ import numbers
 from dataclasses import dataclass, field
 
 from .losses import LOSSES
-from .nn import ACTIVATIONS, BIAS_INITS, MLP
+from .nn import ACTIVATIONS, BIAS_INITS, INITS, MLP
 from .optim import OPTIMIZERS, SCHEDULES
 
 ENGINES = ("compiled", "value")  # compiled: micrograd.compiled; value: the reference engine
@@ -74,6 +74,7 @@ class Config:
     inputs: int = 2
     layers: list = field(default_factory=lambda: [16, 16, 1])  # sizes, output layer last
     activations: list = field(default_factory=lambda: ["relu", "relu", "linear"])
+    init: str = "auto"  # weights: He for the relu family, Xavier otherwise (nn.INITS; "uniform" = micrograd's)
     bias_init: str = "zero"
     loss: str = "hinge"
     optimizer: str = "sgd"
@@ -118,6 +119,7 @@ class Config:
         check(self.layers[-1] == 1, "layers", "the output layer must have 1 neuron")
         check(len(self.activations) == len(self.layers), "activations", "needs one per layer")
         check(all(a in ACTIVATIONS for a in self.activations), "activations", f"must be among {ACTIVATIONS}")
+        check(self.init in INITS, "init", f"must be one of {INITS}")
         check(self.bias_init in BIAS_INITS, "bias_init", f"must be one of {BIAS_INITS}")
         check(self.loss in LOSSES, "loss", f"must be one of {tuple(LOSSES)}")
         check(not (self.loss == "bce" and self.activations[-1] != "linear"), "loss",
@@ -147,7 +149,7 @@ class Config:
                              f"numeric with more than two values (regression); use mse or sse")
 
     def model(self, seed=None):
-        return MLP(self.inputs, self.layers, self.activations, bias_init=self.bias_init,
+        return MLP(self.inputs, self.layers, self.activations, init=self.init, bias_init=self.bias_init,
                    seed=self.seed if seed is None else seed)
 
     def targets(self):

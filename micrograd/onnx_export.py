@@ -23,6 +23,7 @@ import os
 import numpy as np
 
 from .ops import LEAKY_SLOPE
+from .whole import write_whole
 
 FORMATS = ("onnx",)
 OPSET = 17  # understood by onnxruntime >= 1.11 and most converters
@@ -139,23 +140,7 @@ def save(path, weights, activations, features=None):
     data = build(weights, activations, features).SerializeToString()
     path = os.fspath(path)
     try:
-        _write_whole(path, data)
+        write_whole(path, data)
     except OSError as e:
         raise ExportError(f"could not write {path}: {e.strerror or e}") from None
     return path
-
-
-def _write_whole(path, data):
-    """Write to a temporary file beside `path`, then rename it over `path`: a full disk or a
-    crash never leaves a truncated file (the model file is written the same way)."""
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

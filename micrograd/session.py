@@ -36,7 +36,7 @@ LIVE = frozenset({"lr"})
 # paused run go on.
 EXTENDS = frozenset({"epochs", "tolerance"})
 # Settings that change the initial weights: after them, the weights are drawn from the seed again.
-NEW_WEIGHTS = frozenset({"inputs", "layers", "activations", "seed", "bias_init"})
+NEW_WEIGHTS = frozenset({"inputs", "layers", "activations", "seed", "init", "bias_init"})
 
 
 @dataclass(frozen=True)

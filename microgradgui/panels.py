@@ -15,7 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from micrograd.config import ENGINES, MAX_EPOCHS, MAX_EVALS, MAX_LAYERS, MAX_SEED, MAX_WIDTH, Config
 from micrograd.data import DATASETS, MAX_SAMPLES
 from micrograd.losses import LOSSES
-from micrograd.nn import ACTIVATIONS, BIAS_INITS
+from micrograd.nn import ACTIVATIONS, BIAS_INITS, INITS
 from micrograd.optim import OPTIMIZERS, SCHEDULES
 
 from .views.base import LiveView
@@ -469,6 +469,8 @@ class TrainingPanel(QtWidgets.QGroupBox):
         self.evals = _spin(1, MAX_EVALS, "evalsSpin", "Independent runs (seeds seed, seed+1, …) for statistics")
         self.seed = _seed_spin("seedSpin", "Seed of the initial weights; Reset keeps it")
         self.new_seed = _tool_button(actions["new_seed"], "newSeedButton")
+        self.init = _combo(INITS, "initCombo", "Initial weights: uniform in (-1, 1) as micrograd, Xavier, He, "
+                                               "or auto: He for the relu family, Xavier for the rest")
         self.bias_init = _combo(BIAS_INITS, "biasInitCombo", "Initial biases: zero, or uniform in (-1, 1)")
         self.engine = _combo(ENGINES, "engineCombo", "value: the reference scalar engine · "
                                                      "compiled: the same maths, faster")
@@ -478,7 +480,7 @@ class TrainingPanel(QtWidgets.QGroupBox):
             "schedule": self.schedule, "lr_end": self.lr_end, "decay_steps": self.decay_steps,
             "l1": self.l1, "l2": self.l2, "batch_size": self.batch, "epochs": self.epochs,
             "tolerance": self.tolerance, "evals": self.evals, "seed": self.seed,
-            "bias_init": self.bias_init, "engine": self.engine,
+            "init": self.init, "bias_init": self.bias_init, "engine": self.engine,
         }
         kinds = {f.name: type(f.default) for f in dataclasses.fields(Config) if f.name in self.fields}
         for name, w in self.fields.items():
@@ -528,6 +530,7 @@ class TrainingPanel(QtWidgets.QGroupBox):
         seed.addWidget(self.seed, 1)
         seed.addWidget(self.new_seed)
         form.addRow("Seed", seed)
+        form.addRow("Weight init", self.init)
         form.addRow("Bias init", self.bias_init)
         form.addRow("Engine", self.engine)
         self.setLayout(form)

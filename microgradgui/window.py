@@ -12,7 +12,7 @@ import os
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from micrograd import modelfile
+from micrograd import modelfile, onnx_export
 from micrograd.config import MAX_SEED, Config, DataSpec
 from micrograd.session import RESTART, Session
 
@@ -27,6 +27,7 @@ MAX_RECENT = 8
 MODEL_FILTER = "micrograd model (*.json);;All files (*)"
 CSV_FILTER = "CSV data (*.csv *.txt);;All files (*)"
 PNG_FILTER = "PNG image (*.png)"
+ONNX_FILTER = "ONNX model (*.onnx)"
 
 
 class Dialogs:
@@ -91,6 +92,8 @@ class MainWindow(QtWidgets.QMainWindow):
         K = QtGui.QKeySequence.StandardKey
         self.export_action = self._action("exportAction", "&Export Weights…", "Save the network, its weights "
                                           "and settings to a JSON model file (Ctrl+E)", self.export_model, "Ctrl+E")
+        self.export_onnx_action = self._action("exportOnnxAction", "Export as &ONNX…", "Save the network as an "
+                                               "ONNX graph, for onnxruntime and other tools", self.export_onnx)
         self.import_action = self._action("importAction", "&Import Model…", "Load a JSON model file: architecture, "
                                           "weights and settings (Ctrl+O)", self.import_model, K.Open)
         self.import_csv_action = self._action("importCsvAction", "Import &CSV Data…", "Train on your own data: "
@@ -178,6 +181,7 @@ class MainWindow(QtWidgets.QMainWindow):
         menu.addAction(self.import_csv_action)
         menu.addSeparator()
         menu.addAction(self.export_action)
+        menu.addAction(self.export_onnx_action)
         png = menu.addMenu("Save Plot as &PNG")
         png.setObjectName("savePngMenu")
         for a in self.png_actions.values():
@@ -459,6 +463,27 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.dialogs.error("Export failed", str(e))
                 return
             self._add_recent(path)
+            self.status.showMessage(f"Exported to {path}", 5000)
+        finally:
+            self._resume(was_training)
+
+    def export_onnx(self):
+        """The run Export Weights saves (`Session.best`), as an ONNX graph."""
+        was_training = self._pause_and_wait()
+        if self._busy():
+            return
+        try:
+            path = self.dialogs.save_path("Export as ONNX", ONNX_FILTER, f"{self.session.data.name}.onnx")
+            if not path:
+                return
+            if not os.path.splitext(path)[1]:
+                path += ".onnx"
+            run = self.session.best()
+            try:
+                onnx_export.save(path, run.weights(), run.cfg.activations, self.session.dataset.features)
+            except onnx_export.ExportError as e:
+                self.dialogs.error("Export failed", str(e))
+                return
             self.status.showMessage(f"Exported to {path}", 5000)
         finally:
             self._resume(was_training)

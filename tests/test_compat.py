@@ -131,8 +131,8 @@ def test_the_settings_always_pass_a_seed():
     random.seed(1)
     a = cfg.model().weights()
     random.seed(2)
-    assert cfg.model().weights() == a == MLP(2, [5, 1], ["tanh", "linear"], seed=4).weights()
-    assert cfg.model(seed=5).weights() == MLP(2, [5, 1], ["tanh", "linear"], seed=5).weights()
+    assert cfg.model().weights() == a == MLP(2, [5, 1], ["tanh", "linear"], init="auto", seed=4).weights()
+    assert cfg.model(seed=5).weights() == MLP(2, [5, 1], ["tanh", "linear"], init="auto", seed=5).weights()
 
 
 # -- the graph walk of trace_graph.ipynb --------------------------------------------------

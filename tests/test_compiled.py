@@ -246,7 +246,9 @@ def test_training_histories_match(setup, opt):
     train, test = split(ds, 0.25, seed=2)
     runs = {}
     for engine in ENGINES:
-        cfg = Config(epochs=12, seed=5, engine=engine, **{**dict(lr=0.5), **setup, **opt})
+        # micrograd's init: with Xavier's smaller weights the L1 setup at lr 0.5 and momentum 0.9
+        # bounces, and a 1-ulp difference flips sign(w) of a weight near 0 (chaos, not a bug)
+        cfg = Config(epochs=12, seed=5, engine=engine, init="uniform", **{**dict(lr=0.5), **setup, **opt})
         t = Trainer(cfg, train, test)
         assert t.engine.name == engine
         while not t.done:

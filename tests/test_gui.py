@@ -857,3 +857,22 @@ def test_a_long_epoch_shows_its_progress_and_pause_abandons_it(win, qtbot):
         win.train_button.click()  # pause, mid-epoch
     assert epoch_of(win) == 0 and not win.running
     np.testing.assert_array_equal(theta(win), initial)  # the abandoned epoch changed nothing
+
+
+def test_export_as_onnx(win, qtbot, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    small(win, epochs=5)
+    win.findChild(QtWidgets.QComboBox, "activationCombo0").setCurrentText("silu")
+    win.train_button.click()
+    wait_idle(qtbot, win)
+    path = tmp_path / "net"  # no extension: .onnx is added
+    win.dialogs.save_paths.append(str(path))
+    win.export_onnx_action.trigger()
+    assert not win.dialogs.errors, win.dialogs.errors
+    sess = onnxruntime.InferenceSession(str(path) + ".onnx")
+    X = np.random.default_rng(0).normal(size=(25, 2))
+    got = sess.run(None, {sess.get_inputs()[0].name: X})[0]
+    np.testing.assert_allclose(got, win.session.trainer.predict(X), rtol=1e-9, atol=1e-12)
+    win.dialogs.save_paths.append(str(tmp_path / "no" / "such" / "dir.onnx"))
+    win.export_onnx_action.trigger()
+    assert win.dialogs.errors and "could not write" in win.dialogs.errors[0][1]

@@ -1,6 +1,7 @@
 """The session layer, without Qt: settings, data, runs, the continue-or-restart rule, export."""
 import dataclasses
 import io
+import json
 import math
 import subprocess
 import sys
@@ -272,3 +273,21 @@ def test_an_imported_run_goes_on_from_its_history(tmp_path):
     done, _ = Session.from_model(modelfile.load(full.save(tmp_path / "full.json")))
     assert done.trainer.done and done.finished and done.trainer.stop_reason == "epochs exhausted"
     assert done.edit(epochs=8) == CONTINUE and [e.epoch for e in done.run()] == [6, 7, 8]
+
+
+def test_weight_init_is_a_setting_and_files_without_it_read_as_micrograds(tmp_path):
+    s = session()
+    assert s.config.init == "auto"
+    he = np.sqrt(6 / 2)  # relu layer, fan-in 2: He's bound
+    assert np.abs(s.trainer.weights()[0][0]).max() <= he
+    first = s.trainer.theta.copy()
+    assert s.edit(init="uniform") == RESTART and not np.array_equal(s.trainer.theta, first)
+    path = s.save(tmp_path / "m.json")
+    with open(path) as f:
+        doc = json.load(f)
+    assert doc["training"]["init"] == "uniform"
+    del doc["training"]["init"]  # a file written before the field
+    old = modelfile.loads(json.dumps(doc))
+    assert old.config.init == "uniform"
+    with pytest.raises(ValueError, match="training.init"):
+        s.edit(init="glorot")

@@ -7,7 +7,7 @@ import math
 from ..config import ENGINES, TASK_DEFAULTS, Config, DataSpec
 from ..data import DATASETS
 from ..losses import LOSSES
-from ..nn import ACTIVATIONS, BIAS_INITS
+from ..nn import ACTIVATIONS, BIAS_INITS, INITS
 from ..onnx_export import FORMATS
 from ..optim import OPTIMIZERS, SCHEDULES
 
@@ -69,6 +69,9 @@ def build_parser():
     net.add_argument("--activation", help=f"hidden activation, or one per hidden layer like relu,tanh "
                                           f"({', '.join(ACTIVATIONS)}; default: relu, tanh for regression)")
     net.add_argument("--output-activation", choices=ACTIVATIONS, default="linear", help="default: linear")
+    net.add_argument("--init", choices=INITS, default="auto",
+                     help="initial weights: uniform (micrograd's U(-1, 1)), xavier, he, or auto: "
+                          "He for the relu family, Xavier for the rest (default: auto)")
     net.add_argument("--bias-init", choices=BIAS_INITS, default="zero", help="default: zero")
     opt = t.add_argument_group("training")
     opt.add_argument("--loss", choices=tuple(LOSSES), help="default: hinge (classification), mse (regression)")
@@ -155,7 +158,7 @@ def config(a, ds):
         raise UsageError(f"--activation: unknown activation {bad!r}; choose from {', '.join(ACTIVATIONS)}")
     lr = a.lr if a.lr is not None else 0.01 if a.optimizer == "adam" else defaults["lr"]
     cfg = Config(inputs=ds.X.shape[1], layers=hidden + [1], activations=acts + [a.output_activation],
-                 bias_init=a.bias_init, loss=a.loss or defaults["loss"], optimizer=a.optimizer, lr=lr,
+                 init=a.init, bias_init=a.bias_init, loss=a.loss or defaults["loss"], optimizer=a.optimizer, lr=lr,
                  momentum=a.momentum, schedule=a.schedule or defaults["schedule"], lr_end=a.lr_end,
                  decay_steps=a.decay_steps if a.decay_steps is not None else max(1, a.epochs),
                  l1=a.l1, l2=a.l2, batch_size=a.batch_size, epochs=a.epochs, tolerance=a.tolerance,

@@ -8,14 +8,12 @@ import json
 import math
 import os
 import re
-import stat
-import tempfile
-import time
 
 import numpy as np
 
 from ..config import is_finite
 from ..data import open_file
+from ..whole import write_whole
 from ..train import Epoch
 from .model import Model, ModelFileError
 from .schema import (MAX_DEPTH, Bad, Repeated, data_block, final_metrics, from_document, history_columns, training_config,
@@ -59,7 +57,7 @@ def save(path, model_or_weights, config=None, data=None, metrics=None, history=N
         from_document(doc)  # refuse to write what we would refuse to read
     except ModelFileError as e:
         raise ModelFileError(f"{os.fspath(path)}: not saved: {e}") from None
-    _atomic_write(os.fspath(path), _encode(doc))
+    write_whole(os.fspath(path), _encode(doc))
     return os.fspath(path)
 
 
@@ -99,80 +97,6 @@ def _encode(doc):
             return "[\n" + ",\n".join(inner + enc(x, inner) for x in v) + "\n" + pad + "]"
         return json.dumps(v, allow_nan=False, ensure_ascii=False)
     return enc(doc, "") + "\n"
-
-
-def _atomic_write(path, text):
-    """Write text to path via a temp file in the same directory: the old file stays intact until
-    the new one is complete on disk; the temp file is removed on any failure. A process killed
-    mid-write (kill -9, power loss) cannot remove its own: the next save of `path` does."""
-    started = time.time()
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=_temp_prefix(path) + f"{os.getpid()}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable; not possible everywhere
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-    _remove_orphans(path, started)
-
-
-def _temp_prefix(path):
-    return "." + os.path.basename(path) + "."
-
-
-def _remove_orphans(path, started):
-    """Remove the temp files earlier saves of `path` left behind when killed: exactly our name
-    (.<name>.<pid>.<8 random characters>.tmp), a regular file of ours, last written before this save
-    started, by a process that no longer runs. Anything else stays: another program's file, a
-    save in progress. POSIX only (os.kill(pid, 0) only asks there)."""
-    if os.name != "posix":
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    ours = re.compile(re.escape(_temp_prefix(path)) + r"(\d+)\.[a-z0-9_]{8}\.tmp")
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return
-    for entry in entries:
-        m = ours.fullmatch(entry.name)
-        if not m or _running(int(m.group(1))):
-            continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and st.st_mtime < started:
-                os.unlink(entry.path)
-        except OSError:  # gone already, or not ours to remove
-            pass
-
-
-def _running(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (OSError, OverflowError):  # another user's process, or no such pid on this system
-        return True
-    return True
 
 
 # --- loading -----------------------------------------------------------------

@@ -263,6 +263,8 @@ def _metrics(m):
 
 
 def training_config(d):
+    if isinstance(d, dict) and "init" not in d:
+        d = {**d, "init": "uniform"}  # a file from before the field: its weights were drawn U(-1, 1)
     try:
         return Config.from_dict(d)
     except ModelFileError:
