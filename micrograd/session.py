@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import modelfile
-from .config import Config, DataSpec, for_task
+from .config import PRESETS, Config, DataSpec, for_data
 from .history import Epoch, History
 from .train import EXHAUSTED, STOPPED, TOLERANCE, Trainer, summarize
 
@@ -201,14 +201,19 @@ class Session:
         return RESTART
 
     def set_data(self, spec):
-        """Train on `spec`'s data from now on (a restart). The inputs follow the data, and a
-        change of task brings that task's loss, activations and learning rate. Raises
-        (DataError, ValueError, OSError) with nothing changed."""
+        """Train on `spec`'s data from now on (a restart). The inputs follow the data; another
+        data set brings what choosing it sets (`config.for_data`: the points a built-in set
+        draws, the loss and output for its task, a learning rate and the epochs that train it).
+        Raises (DataError, ValueError, OSError) with nothing changed."""
+        other = spec.csv != self.data.csv or (spec.csv is None and spec.dataset != self.data.dataset)
+        if other and spec.csv is None:
+            spec = spec.replace(samples=PRESETS[spec.dataset][0])
         loaded = spec.load()
         ds = loaded[0]
         config = self.config.replace(inputs=ds.X.shape[1])
-        if ds.task != self.dataset.task:
-            config = for_task(config, ds.task)
+        if other:
+            config = for_data(config, ds.task, None if spec.csv else spec.dataset,
+                              new_task=ds.task != self.dataset.task)
         config.check_task(ds.task)
         if config.inputs != self.config.inputs:
             self.weights = None

@@ -120,7 +120,7 @@ def test_csv_dataset_with_text_classes(capsys, tmp_path):
         for (a, b), y in zip(ds.X.tolist(), ds.y.tolist()):
             w.writerow([a, b, "dog" if y else "cat"])
     out_path = tmp_path / "pets.json"
-    rc, out, err = run_cli(capsys, "train", "--csv", p, "--label", "kind", "--epochs", "15", "--layers", "4",
+    rc, out, err = run_cli(capsys, "train", "--csv", p, "--label", "kind", "--epochs", "150", "--layers", "4",
                            "--quiet", "--out", out_path)
     assert rc == 0, err
     assert err == ""  # --quiet
@@ -138,7 +138,7 @@ def test_regression_defaults_and_evals_summary(capsys, tmp_path):
     assert rc == 0, err
     assert "over 3 runs:" in out and "train R^2" in out and "best of 3 runs" in out
     m = modelfile.load(out_path)
-    assert (m.config.loss, m.config.activations, m.config.schedule) == ("mse", ["tanh", "linear"], "constant")
+    assert (m.config.loss, m.config.activations, m.config.optimizer) == ("mse", ["tanh", "linear"], "adam")
     assert m.metrics["summary"]["runs"] == 3 and m.task == "regression"
     rc, out, _ = run_cli(capsys, "predict", out_path, "--x", "0.5")
     assert parse_predictions(out)[0] == ["x1", "output"]

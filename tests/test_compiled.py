@@ -263,7 +263,7 @@ def test_training_histories_match(setup, opt):
 
 
 def test_a_diverging_run_stops_quietly(recwarn):
-    cfg = Config(layers=[8, 1], activations=["relu", "linear"], loss="mse", lr=1e3, epochs=50)
+    cfg = Config(layers=[8, 1], activations=["relu", "linear"], loss="mse", optimizer="sgd", lr=1e3, epochs=50)
     t = Trainer(cfg, make_dataset("moons", 50, seed=0))
     while not t.done:
         t.step()

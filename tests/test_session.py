@@ -14,7 +14,8 @@ from micrograd.config import Config, DataSpec
 from micrograd.session import CONTINUE, RESTART, Session, Snapshot
 from micrograd.train import STOPPED, TOLERANCE, flatten
 
-SMALL = dict(layers=[4, 1], activations=["relu", "linear"])
+# SGD at 1.0 decaying over 100 epochs: the tests read the updates and the rates
+SMALL = dict(layers=[4, 1], activations=["relu", "linear"], optimizer="sgd", lr=1.0, decay_steps=100)
 
 
 def session(**kw):
@@ -110,7 +111,8 @@ def test_one_copy_of_the_settings():
 
 
 def test_runs_over_seeds_and_their_summary():
-    cfg = Config(layers=[4, 1], activations=["tanh", "linear"], epochs=15, tolerance=0.6, evals=5)
+    cfg = Config(layers=[4, 1], activations=["tanh", "linear"], optimizer="sgd", lr=1.0, epochs=15, tolerance=0.6,
+                 evals=5)
     s = Session(cfg, DataSpec(dataset="xor", samples=30))
     epochs = list(s.run())
     assert len(s.runs) == 5 and [t.seed for t in s.runs] == [0, 1, 2, 3, 4]
@@ -178,8 +180,8 @@ def test_changing_data_follows_the_task_and_keeps_what_fits():
     assert s.config.loss == "hinge" and s.dataset.source["dataset"] == "circles"
     s.set_data(s.data.replace(dataset="sine"))  # regression, one input
     assert s.dataset.task == "regression" and s.config.inputs == 1
-    assert (s.config.loss, s.config.activations, s.config.lr, s.config.schedule) == \
-        ("mse", ["tanh", "linear"], 0.05, "constant")
+    assert (s.config.loss, s.config.activations, s.config.optimizer, s.config.lr, s.config.epochs) == \
+        ("mse", ["tanh", "linear"], "adam", 0.01, 500)
     assert s.weights is None
     before = (s.config.to_dict(), s.data)
     with pytest.raises(ValueError):

@@ -65,7 +65,7 @@ def test_summary_without_tolerance():
 def test_divergence_is_reported_and_parameters_stay_finite(name, lr, engine):
     ds = make_dataset(name, 20, 0.1, 0)
     t = Trainer(Config(inputs=ds.X.shape[1], layers=[4, 1], activations=["relu", "linear"], loss="mse",
-                       lr=lr, schedule="constant", epochs=100, engine=engine), ds)
+                       optimizer="sgd", lr=lr, schedule="constant", epochs=100, engine=engine), ds)
     before = None
     while not t.done:
         before = t.theta.copy()
@@ -110,7 +110,7 @@ def test_mini_batch_steps_per_epoch():
 
 def test_learning_rate_is_read_from_the_config_each_epoch():
     ds = make_dataset("moons", 20, 0.1, 0)
-    cfg = Config(epochs=5, schedule="constant", lr=0.5)
+    cfg = Config(epochs=5, schedule="constant", lr=0.5, optimizer="sgd")
     t = Trainer(cfg, ds)
     t.step()
     cfg.lr = 0.01
@@ -180,11 +180,10 @@ def test_bce_accuracy_uses_the_logit_threshold():
 @pytest.mark.parametrize("engine", ENGINES)
 def test_micrograd_demo_reaches_97_percent(engine):
     # moons, 100 points, noise 0.1; 2-16-16-1 relu/linear; hinge + 1e-4 L2; full batch;
-    # SGD lr 1.0 -> 0.1 over 100 steps: Config's defaults are exactly the demo.
-    cfg = Config()
-    assert (cfg.layers, cfg.activations, cfg.loss, cfg.l2, cfg.batch_size, cfg.optimizer, cfg.lr,
-            cfg.schedule, cfg.lr_end, cfg.decay_steps, cfg.epochs) == \
-        ([16, 16, 1], ["relu", "relu", "linear"], "hinge", 1e-4, 0, "sgd", 1.0, "linear", 0.1, 100, 100)
+    # SGD lr 1.0 -> 0.1 over 100 steps, micrograd's U(-1, 1) weights.
+    cfg = Config(init="uniform", optimizer="sgd", lr=1.0, decay_steps=100, epochs=100)
+    assert (cfg.layers, cfg.activations, cfg.loss, cfg.l2, cfg.batch_size, cfg.schedule, cfg.lr_end) == \
+        ([16, 16, 1], ["relu", "relu", "linear"], "hinge", 1e-4, 0, "linear", 0.1)
     ds = make_dataset("moons", 100, 0.1, 0)
     t = Trainer(dataclasses.replace(cfg, engine=engine), ds)
     assert t.engine.name == engine
@@ -219,7 +218,7 @@ def test_schedule_counts_epochs_whatever_the_batch_size():
     ds = make_dataset("moons", 40, 0.1, seed=1)
     rates = []
     for batch in (0, 7):
-        t = Trainer(Config(batch_size=batch, epochs=3, decay_steps=10), ds)
+        t = Trainer(Config(batch_size=batch, epochs=3, decay_steps=10, lr=1.0), ds)
         rates.append([t.step().lr for _ in range(3)])
     assert rates[0] == rates[1] == [1.0 * (1 - 0.9 * k / 10) for k in range(3)]
 
@@ -300,7 +299,7 @@ def test_runaway_weights_are_a_divergence(engine):
     run whose parameters pass MAX_PARAMETER is stopped as diverged, with the last ones that did not."""
     from micrograd.train import MAX_PARAMETER
     ds = make_dataset("moons", 40, 0.1, 0)
-    t = Trainer(Config(lr=1000.0, schedule="constant", epochs=200, engine=engine), ds)
+    t = Trainer(Config(optimizer="sgd", lr=1000.0, schedule="constant", epochs=200, engine=engine), ds)
     with np.errstate(all="ignore"):
         run(t)
     assert t.stop_reason.startswith("diverged") and t.epoch < 200

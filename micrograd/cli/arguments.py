@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from ..config import ENGINES, TASK_DEFAULTS, Config, DataSpec
+from ..config import ENGINES, PRESETS, Config, DataSpec, for_data
 from ..data import DATASETS
 from ..losses import LOSSES
 from ..nn import ACTIVATIONS, BIAS_INITS, INITS
@@ -58,7 +58,8 @@ def build_parser():
     which.add_argument("--dataset", choices=DATASETS, help="built-in dataset (default: moons)")
     which.add_argument("--csv", metavar="FILE", help="CSV file: numeric features and a label column")
     src.add_argument("--label", metavar="COLUMN", help="label column of --csv (default: the last one)")
-    src.add_argument("--samples", type=int, default=100, help="points in a built-in dataset (default: 100)")
+    src.add_argument("--samples", type=int, help="points in a built-in dataset (default: the data set's, "
+                                                 "100; 300 for spiral)")
     src.add_argument("--noise", type=float, default=0.1, help="noise of a built-in dataset (default: 0.1)")
     src.add_argument("--test-ratio", type=float, default=0.2, help="share held out for testing (default: 0.2)")
     src.add_argument("--seed", type=int, default=0,
@@ -75,17 +76,17 @@ def build_parser():
     net.add_argument("--bias-init", choices=BIAS_INITS, default="zero", help="default: zero")
     opt = t.add_argument_group("training")
     opt.add_argument("--loss", choices=tuple(LOSSES), help="default: hinge (classification), mse (regression)")
-    opt.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd", help="default: sgd")
-    opt.add_argument("--lr", type=float, help="learning rate (default: 1.0; 0.05 for regression; 0.01 for adam)")
+    opt.add_argument("--optimizer", choices=tuple(OPTIMIZERS), help="default: adam")
+    opt.add_argument("--lr", type=float, help="learning rate (default: 0.01)")
     opt.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default: 0)")
-    opt.add_argument("--schedule", choices=SCHEDULES,
-                     help="learning-rate schedule (default: linear decay to lr-end; constant for regression)")
-    opt.add_argument("--lr-end", type=float, default=0.1, help="linear schedule: final lr as a fraction (default: 0.1)")
+    opt.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default: linear decay to lr-end)")
+    opt.add_argument("--lr-end", type=float, help="linear schedule: final lr as a fraction (default: 0.1)")
     opt.add_argument("--decay-steps", type=int, help="linear schedule: epochs to decay over "
                                                      "(default: --epochs)")
     opt.add_argument("--l1", type=float, default=0.0, help="L1 penalty weight (default: 0)")
     opt.add_argument("--l2", type=float, default=1e-4, help="L2 penalty weight (default: 1e-4)")
-    opt.add_argument("--epochs", type=int, default=100, help="default: 100")
+    opt.add_argument("--epochs", type=int, help="0 trains until Ctrl-C (default: the data set's, 300; "
+                                                "1000 for spiral, 500 for plane and sine)")
     opt.add_argument("--batch-size", type=int, default=0, help="0 for the full batch (default)")
     opt.add_argument("--tolerance", type=float, default=0.0, help="stop once the train loss is at or below it")
     opt.add_argument("--evals", type=int, default=1, help="independent runs with seeds seed..seed+evals-1; "
@@ -134,7 +135,9 @@ def data_spec(a):
     """The `DataSpec` the data flags describe (the split is seeded like the weights)."""
     if a.label and not a.csv:
         raise UsageError("--label only applies to --csv")
-    spec = DataSpec(dataset=a.dataset or "moons", samples=a.samples, noise=a.noise, seed=a.seed,
+    name = a.dataset or "moons"
+    samples = a.samples if a.samples is not None else PRESETS[name][0]
+    spec = DataSpec(dataset=name, samples=samples, noise=a.noise, seed=a.seed,
                     csv=a.csv, label=a.label, test_ratio=a.test_ratio, split_seed=a.seed)
     try:
         spec.validate()
@@ -143,12 +146,16 @@ def data_spec(a):
         raise _flag_error(e) from None
 
 
-def config(a, ds):
-    """The `Config` the flags describe, for the loaded `Dataset` ds: what a flag leaves out
-    comes from the task's defaults (config.TASK_DEFAULTS), as in the window."""
-    defaults = TASK_DEFAULTS[ds.task]
+def config(a, ds, spec):
+    """The `Config` the flags describe, for the loaded `Dataset` ds of `spec`: what a flag leaves
+    out is what choosing the data set sets in the window (config.for_data)."""
     hidden = _sizes(a.layers)
-    acts = [s.strip() for s in (a.activation or defaults["hidden"]).split(",")]
+    try:
+        base = for_data(Config(inputs=ds.X.shape[1], layers=hidden + [1], activations=["relu"] * (len(hidden) + 1)),
+                        ds.task, None if spec.csv else spec.dataset)
+    except ValueError as e:  # the sizes
+        raise _flag_error(e) from None
+    acts = [s.strip() for s in a.activation.split(",")] if a.activation else base.activations[:-1]
     if len(acts) == 1:
         acts = acts * len(hidden)
     elif len(acts) != len(hidden):
@@ -156,15 +163,14 @@ def config(a, ds):
     bad = next((x for x in acts if x not in ACTIVATIONS), None)
     if bad is not None:
         raise UsageError(f"--activation: unknown activation {bad!r}; choose from {', '.join(ACTIVATIONS)}")
-    lr = a.lr if a.lr is not None else 0.01 if a.optimizer == "adam" else defaults["lr"]
-    cfg = Config(inputs=ds.X.shape[1], layers=hidden + [1], activations=acts + [a.output_activation],
-                 init=a.init, bias_init=a.bias_init, loss=a.loss or defaults["loss"], optimizer=a.optimizer, lr=lr,
-                 momentum=a.momentum, schedule=a.schedule or defaults["schedule"], lr_end=a.lr_end,
-                 decay_steps=a.decay_steps if a.decay_steps is not None else max(1, a.epochs),
-                 l1=a.l1, l2=a.l2, batch_size=a.batch_size, epochs=a.epochs, tolerance=a.tolerance,
-                 evals=a.evals, seed=a.seed, engine=a.engine)
+    given = {name: getattr(a, name) for name in ("loss", "optimizer", "lr", "schedule", "lr_end", "epochs")
+             if getattr(a, name) is not None}
+    epochs = given.get("epochs", base.epochs)
     try:
-        cfg.validate()
+        cfg = base.replace(**given, activations=acts + [a.output_activation], init=a.init, bias_init=a.bias_init,
+                           momentum=a.momentum, decay_steps=a.decay_steps if a.decay_steps is not None else
+                           max(1, epochs or base.epochs), l1=a.l1, l2=a.l2, batch_size=a.batch_size,
+                           tolerance=a.tolerance, evals=a.evals, seed=a.seed, engine=a.engine)
         cfg.check_task(ds.task)
     except ValueError as e:
         raise _flag_error(e) from None

@@ -31,7 +31,7 @@ def _check_out(path):
 def train(a, out, err):
     spec = data_spec(a)
     ds, train_set, test_set = spec.load()
-    session = Session(config(a, ds), spec, loaded=(ds, train_set, test_set))
+    session = Session(config(a, ds, spec), spec, loaded=(ds, train_set, test_set))
     cfg = session.config
     _check_out(a.out)
     progress = Progress(err, cfg, ds.task, quiet=a.quiet)
