@@ -50,6 +50,11 @@ class Dialogs:
     def warning(self, title, text):
         QtWidgets.QMessageBox.warning(self.parent, title, text)
 
+    def confirm(self, title, text):
+        buttons = QtWidgets.QMessageBox.StandardButton
+        answer = QtWidgets.QMessageBox.question(self.parent, title, text, buttons.Ok | buttons.Cancel, buttons.Cancel)
+        return answer == buttons.Ok
+
 
 class MainWindow(QtWidgets.QMainWindow):
     """micrograd studio. `settings`: a QSettings (tests pass one in a temp dir)."""
@@ -106,6 +111,9 @@ class MainWindow(QtWidgets.QMainWindow):
                                          "(Ctrl+R)", self.reset, "Ctrl+R")
         self.new_seed_action = self._action("newSeedAction", "New seed", "Draw a new seed: new initial weights",
                                             self.new_seed)
+        self.defaults_action = self._action("restoreDefaultsAction", "Restore &Default Settings",
+                                            "Back to the settings micrograd studio starts with: moons, 2-16-16-1, "
+                                            "and how they train", self.restore_defaults)
 
     def _build_layout(self):
         self.data_panel = DataPanel(self.import_csv_action)
@@ -191,6 +199,8 @@ class MainWindow(QtWidgets.QMainWindow):
         run = self.menuBar().addMenu("&Training")
         for a in (self.train_action, self.step_action, self.reset_action, self.new_seed_action):
             run.addAction(a)
+        run.addSeparator()
+        run.addAction(self.defaults_action)
         self._rebuild_recent()
 
     # --- settings ----------------------------------------------------------------------------
@@ -326,6 +336,19 @@ class MainWindow(QtWidgets.QMainWindow):
         self._redraw_all()
         self.status.showMessage("Reset: epoch 0, same initial weights.", 3000)
 
+    def restore_defaults(self):
+        """The default data, network, training settings and pace; the trained run goes, once the
+        user has said so."""
+        if self.session.trainer.epoch and not self.dialogs.confirm(
+                "Restore default settings", "Go back to the default settings? The current run "
+                f"({self.session.trainer.epoch} epochs) will be discarded; export it first to keep it."):
+            return
+        self.runner.stop()
+        self._adopt(Session())
+        self.training_panel.set_pace(DEFAULT_PACE)
+        self._on_pace(DEFAULT_PACE)
+        self.status.showMessage("Default settings restored.", 3000)
+
     def new_seed(self):
         seed = int(np.random.default_rng().integers(0, MAX_SEED + 1))
         self._edit(seed=seed)
@@ -429,6 +452,23 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # --- files -------------------------------------------------------------------------------
 
+    def _last_folder(self):
+        """Where the last file was opened or saved (the home folder at first, not wherever the
+        program was started from)."""
+        folder = self.settings.value("files/lastFolder", "", type=str)
+        return folder if folder and os.path.isdir(folder) else os.path.expanduser("~")
+
+    def _remember_folder(self, path):
+        if path:
+            self.settings.setValue("files/lastFolder", os.path.dirname(os.path.abspath(path)))
+        return path
+
+    def _ask_open(self, title, filter):
+        return self._remember_folder(self.dialogs.open_path(title, filter, self._last_folder()))
+
+    def _ask_save(self, title, filter, name):
+        return self._remember_folder(self.dialogs.save_path(title, filter, os.path.join(self._last_folder(), name)))
+
     def _pause_and_wait(self):
         """Let a running worker end and draw what it sent: a Train pauses after its current
         epoch, a Step finishes its one epoch. True if a Train was paused: `_resume` it after."""
@@ -452,7 +492,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._busy():  # a worker that did not stop in time still changes the weights
             return
         try:
-            path = self.dialogs.save_path("Export weights", MODEL_FILTER, f"{self.session.data.name}-model.json")
+            path = self._ask_save("Export weights", MODEL_FILTER, f"{self.session.data.name}-model.json")
             if not path:
                 return
             if not os.path.splitext(path)[1]:
@@ -473,7 +513,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._busy():
             return
         try:
-            path = self.dialogs.save_path("Export as ONNX", ONNX_FILTER, f"{self.session.data.name}.onnx")
+            path = self._ask_save("Export as ONNX", ONNX_FILTER, f"{self.session.data.name}.onnx")
             if not path:
                 return
             if not os.path.splitext(path)[1]:
@@ -496,7 +536,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _import_model(self, path):
         """The import itself; True once the model replaced the session."""
         if not path:
-            path = self.dialogs.open_path("Import model", MODEL_FILTER)
+            path = self._ask_open("Import model", MODEL_FILTER)
             if not path:
                 return False
         try:
@@ -518,7 +558,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.running:
             return
         if not path:
-            path = self.dialogs.open_path("Import CSV data", CSV_FILTER)
+            path = self._ask_open("Import CSV data", CSV_FILTER)
             if not path:
                 return
         spec = self.session.data.replace(csv=os.path.abspath(path), label=None)
@@ -532,7 +572,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status.showMessage(f"Imported {path}", 5000)
 
     def save_png(self, key, widget):
-        path = self.dialogs.save_path("Save plot as PNG", PNG_FILTER, f"{key}.png")
+        path = self._ask_save("Save plot as PNG", PNG_FILTER, f"{key}.png")
         if not path:
             return
         if not path.lower().endswith(".png"):

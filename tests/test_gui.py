@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import itertools
 import json
+import os
 import types
 
 import numpy as np
@@ -30,12 +31,19 @@ class FakeDialogs:
     def __init__(self):
         self.open_paths, self.save_paths = [], []
         self.errors, self.warnings = [], []
+        self.asked_in = []  # the folder each file dialog opened in
+        self.answers = []   # what confirm() answers, in turn (True: OK)
 
     def open_path(self, title, filter, directory=""):
+        self.asked_in.append(directory)
         return self.open_paths.pop(0) if self.open_paths else None
 
     def save_path(self, title, filter, suggested=""):
+        self.asked_in.append(os.path.dirname(suggested))
         return self.save_paths.pop(0) if self.save_paths else None
+
+    def confirm(self, title, text):
+        return self.answers.pop(0)
 
     def error(self, title, text):
         self.errors.append((title, text))
@@ -896,3 +904,77 @@ def test_every_built_in_set_trains_on_what_choosing_it_sets(win, qtbot, name):
     qtbot.waitUntil(lambda: not win.running and win.session.finished, timeout=60_000)
     metric = win.session.trainer.history[-1].test_metric
     assert metric >= (0.90 if name == "spiral" else 0.95), metric
+
+
+def test_restore_default_settings(win, qtbot):
+    small(win, epochs=7)
+    win.data_panel.dataset.setCurrentText("xor")
+    win.training_panel.lr.setValue(0.5)
+    win.findChild(QtWidgets.QComboBox, "paceControl").setCurrentText("max")
+    step(win, qtbot)
+    win.dialogs.answers.append(False)  # the run has trained: asked first; "Cancel" keeps it all
+    win.defaults_action.trigger()
+    assert win.session.config.lr == 0.5 and epoch_of(win) == 1
+    win.dialogs.answers.append(True)
+    win.defaults_action.trigger()
+    assert win.session.config == Config() and win.session.data == DataSpec() and epoch_of(win) == 0
+    assert win.network_panel.hidden == [16, 16] and win.training_panel.lr.value() == Config().lr
+    assert win.data_panel.dataset.currentText() == "moons"
+    assert win.findChild(QtWidgets.QComboBox, "paceControl").currentText() == "30 epochs/s"
+    assert win.network_view.neuron_count() == 2 + 16 + 16 + 1
+
+
+def test_file_dialogs_open_where_the_last_file_was(win, qtbot, tmp_path):
+    step(win, qtbot)
+    win.export_action.trigger()  # cancelled: nowhere yet, so the home folder
+    assert win.dialogs.asked_in[-1] == os.path.expanduser("~")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    win.dialogs.save_paths.append(str(folder / "m.json"))
+    win.export_action.trigger()
+    win.import_action.trigger()  # cancelled, but it opened in the folder of the export
+    assert win.dialogs.asked_in[-1] == str(folder)
+    win.png_actions["lossPlot"].trigger()
+    assert win.dialogs.asked_in[-1] == str(folder)
+
+
+def test_an_imported_model_shows_its_history(win, qtbot, tmp_path):
+    small(win, epochs=40)
+    win.findChild(QtWidgets.QComboBox, "paceControl").setCurrentText("max")
+    win.train_button.click()
+    wait_idle(qtbot, win)
+    losses = [e.train_loss for e in win.session.trainer.history]
+    path = tmp_path / "m.json"
+    win.dialogs.save_paths.append(str(path))
+    win.export_action.trigger()
+    win.reset_button.click()
+    assert loss_view(win).curve_length() == 0
+    win.dialogs.open_paths.append(str(path))
+    win.import_action.trigger()
+    assert loss_view(win).curve_length() == 40 and epoch_of(win) == 40
+    np.testing.assert_allclose(loss_view(win).train_loss.getData()[1], losses)
+    assert win.training_panel.status.epoch_label.text().startswith("epoch 40/40 · loss")
+    win.training_panel.epochs.setValue(45)  # a larger budget: the imported run goes on
+    win.train_button.click()
+    wait_idle(qtbot, win)
+    assert epoch_of(win) == 45 and loss_view(win).curve_length() == 45
+
+
+def test_evals_table_and_png_say_what_they_show(win, qtbot, tmp_path):
+    small(win, epochs=5)
+    win.findChild(QtWidgets.QComboBox, "paceControl").setCurrentText("max")
+    win.training_panel.evals.setValue(3)
+    win.train_button.click()
+    wait_idle(qtbot, win)
+    view = evals_view(win)
+    table = {view.table.verticalHeaderItem(r).text(): view.table.item(r, 0).text() for r in range(view.table.rowCount())}
+    assert table["converged"] == "— (no tolerance)"  # not "0 %": there was nothing to reach
+    assert table["test accuracy"].endswith("%")       # as everywhere else, not "1"
+    win.training_panel.evals.setValue(1)  # one run: nothing to compare, and the view says so
+    win.tabs.setCurrentWidget(view)
+    path = tmp_path / "evals.png"
+    win.dialogs.save_paths.append(str(path))
+    win.png_actions["evalsView"].trigger()
+    assert view.stack.currentWidget() is view.message and view.run_count() == 0
+    shown = view.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_ARGB32)
+    assert QtGui.QImage(str(path)) == shown  # what is on screen, not an old plot

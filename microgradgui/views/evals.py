@@ -119,6 +119,7 @@ class EvalsView(LiveView, QtWidgets.QWidget):
         self._runs.clear()
         self._data.clear()
         self._ended.clear()
+        self._changed.clear()
         self._stats, self._stride, self._dirty = np.empty((3, 0)), 1, None
         set_log_y(self.plot, self._log, [])
         self._push()
