@@ -250,7 +250,7 @@ def test_network_colours_widths_and_tooltips(qtbot):
     nv.set_architecture(2, [3, 1], ["relu", "linear"])
     W0 = np.array([[1.0, -0.1], [0.0, 0.5], [-1.0, 0.2]])
     nv.show_weights([(W0, np.array([0.3, -0.3, 0.0])), (np.array([[0.7, -0.7, 0.1]]), np.array([0.05]))])
-    assert nv.weight_scale() == 1.0
+    assert nv.layer_scales() == [1.0, 0.8]  # each layer: a nice number at or above its largest |w|
     strong, weak, neg = nv.link_pen(0, 0, 0), nv.link_pen(0, 0, 1), nv.link_pen(0, 2, 0)
     assert strong.widthF() > weak.widthF()
     assert strong.color().red() > strong.color().blue()   # positive: red
@@ -392,3 +392,36 @@ def test_log_axis_labels_never_pile_up(qtbot, low, high, size):
     labels = axis.logTickStrings(values, 1.0, None)
     assert len(set(labels)) == len(labels)  # distinct: no "0.1" for both 0.1 and 0.15
     assert axis.logTickStrings([math.log10(0.15), -12, math.log10(2.5e7)], 1.0, None) == ["0.15", "10⁻¹²", "2.5·10⁷"]
+
+
+def test_contour_leaves_out_specks_a_crease_makes():
+    """A ridge that just touches the level leaves single grid points below it: each drew a tiny
+    square, together a dotted line (an untrained 6 x 64 relu network showed one)."""
+    xs = ys = np.linspace(-1, 1, 41)
+    gx, gy = np.meshgrid(xs, ys)
+    Z = np.abs(gx - gy) + 0.5 * (gx + 1) + 0.1  # positive, lowest along the diagonal crease
+    Z[10, 10] = Z[30, 20] = -0.01  # two specks on the crease
+    sx, sy = contour_segments(Z, xs, ys, 0.0)
+    assert not len(sx)
+    Z[10:14, 10:14] = -0.01  # a real island, 4 x 4 points: drawn
+    sx, _ = contour_segments(Z, xs, ys, 0.0)
+    assert len(sx) > 0
+
+
+def test_network_links_fade_by_their_layer_and_dense_layers_show_their_strongest(qtbot):
+    """Each layer on its own scale (a deep layer's small weights were all faint on the first's),
+    and a dense layer draws only its strongest links (a 6 x 64 network was a solid wall)."""
+    from microgradgui.views.network import HIDDEN, LINKS_SHOWN, STEPS
+    nv = make(qtbot, NetworkView, 700, 500)
+    nv.set_architecture(2, [64, 64, 1], ["relu", "relu", "linear"])
+    rng = np.random.default_rng(0)
+    W1, W2, W3 = rng.uniform(-1, 1, (64, 2)), rng.uniform(-0.01, 0.01, (64, 64)), rng.uniform(-5, 5, (1, 64))
+    W2[3, 7] = 0.02  # the deep layer's strongest
+    nv.show_weights([(W1, np.zeros(64)), (W2, np.zeros(64)), (W3, np.zeros(1))])
+    assert nv.layer_scales() == [1.0, 0.02, 5.0]
+    assert nv.link_step(1, 3, 7) == STEPS  # full colour on its layer's scale
+    steps = np.array([[nv.link_step(1, j, i) for i in range(64)] for j in range(64)])
+    shown = steps != HIDDEN
+    assert 0 < shown.sum() <= LINKS_SHOWN
+    assert np.abs(W2[shown]).min() >= np.abs(W2[~shown]).max() - 0.02 / STEPS  # the strongest are the ones shown
+    assert all(nv.link_step(0, j, i) != HIDDEN for j in range(64) for i in range(2))  # 128 links: all drawn

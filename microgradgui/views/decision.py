@@ -15,9 +15,11 @@ def contour_segments(Z: np.ndarray, xs: np.ndarray, ys: np.ndarray, level: float
     """Marching squares, vectorised: (x, y) arrays of segment end points, in pairs.
 
     Z[i, j] is the value at (xs[j], ys[i]). Feed the result to a PlotDataItem with
-    connect="pairs". Saddle cells are resolved by the cell's mean value.
+    connect="pairs". Saddle cells are resolved by the cell's mean value. A lone grid point on
+    the other side of the level from its four neighbours is taken to be on their side: along a
+    crease that just touches the level (relu networks have them) such specks drew a dotted line.
     """
-    above = Z > level
+    above = _without_specks(Z > level)
     with np.errstate(divide="ignore", invalid="ignore"):
         # crossing positions along horizontal edges (i, j)-(i, j+1) and vertical edges (i, j)-(i+1, j)
         th = (level - Z[:, :-1]) / (Z[:, 1:] - Z[:, :-1])
@@ -47,6 +49,14 @@ def contour_segments(Z: np.ndarray, xs: np.ndarray, ys: np.ndarray, level: float
         fy = np.take_along_axis(fy, order, axis=1).ravel()
         sx, sy = np.concatenate([sx, fx]), np.concatenate([sy, fy])
     return sx, sy
+
+
+def _without_specks(above: np.ndarray) -> np.ndarray:
+    """`above` with every point whose four neighbours all differ from it flipped to theirs."""
+    p = np.pad(above, 1, mode="edge")  # a point at the border has itself as its outer neighbour
+    lonely = ((p[:-2, 1:-1] != above) & (p[2:, 1:-1] != above)
+              & (p[1:-1, :-2] != above) & (p[1:-1, 2:] != above))
+    return above ^ lonely
 
 
 class DecisionPlot(LiveView, QtWidgets.QWidget):

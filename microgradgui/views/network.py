@@ -20,6 +20,8 @@ from .base import LiveView
 from .style import nice_ceil
 
 STEPS = 12                      # magnitude steps per sign
+HIDDEN = STEPS + 1              # the step of a link left out (no path draws it)
+LINKS_SHOWN = 256               # per layer at most: 4,096 links of a 64 x 64 layer make a solid wall
 NEG = QtGui.QColor("#3b4cc0")   # blue: negative (as in the heatmaps' CET-D1 map)
 POS = QtGui.QColor("#c0282d")   # red: positive
 NEURON_PEN = QtGui.QColor("#555555")
@@ -61,14 +63,13 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         self._sizes: list[int] = []
         self._neurons: list[list[QtWidgets.QGraphicsEllipseItem]] = []  # per column, inputs first
         self._captions: list[QtWidgets.QGraphicsSimpleTextItem] = []
-        self._min_step = 0
         self._paths: dict[int, QtWidgets.QGraphicsPathItem] = {}       # signed step -> path item
         self._seg = np.empty((0, 4))      # all links: x0, y0, x1, y1 (layer by layer, [j * nin + i])
         self._layer_start: list[int] = []  # offset of each layer's links in _seg
         self._step = np.empty(0, dtype=np.int64)
         self._bias_step: list[np.ndarray] = []
         self._weights = None
-        self._m = None
+        self._scales = None  # per layer: |w| drawn at full width and colour
         self._pens = self._brushes = None
 
     # --- the view protocol --------------------------------------------------------------
@@ -81,7 +82,7 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
     # --- public API -------------------------------------------------------------------
     def set_architecture(self, inputs: int, layers: list[int], activations: list[str]) -> None:
         arch = (int(inputs), tuple(layers), tuple(activations))
-        self._m = None
+        self._scales = None
         if arch == self._arch:
             return
         self._arch = arch
@@ -92,7 +93,6 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         sizes = [int(inputs), *layers]
         self._sizes = sizes
         n_links = sum(a * b for a, b in zip(sizes, sizes[1:]))
-        self._min_step = 0 if n_links <= 3000 else 3  # big networks: leave out the faintest links
         max_width = 4.0 if n_links <= 400 else 2.5 if n_links <= 3000 else 1.6
         self._pens, self._brushes = _make_pens(max_width)
         self._step = np.zeros(n_links, dtype=np.int64)
@@ -146,20 +146,21 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
                for (W, b), nin, nout in zip(ws, self._sizes, self._sizes[1:])):
             return
         self._weights = ws
+        # Each layer on its own scale (a nice number at or above its largest |w| or |b|, growing
+        # only during a run): a deep layer's weights are smaller than the first's, and on one
+        # scale for all they would all look faint.
         with np.errstate(invalid="ignore"):
-            peak = max(max(float(np.nanmax(np.abs(W), initial=0.0)),
-                           float(np.nanmax(np.abs(b), initial=0.0))) for W, b in ws)
-        want = nice_ceil(max(peak, 0.1))
-        if self._m is None or want > self._m:
-            self._m = want
-        m = self._m
-        step = _quantise(np.concatenate([W.ravel() for W, _ in ws]), m)
-        changed = step != self._step
+            peaks = [max(float(np.nanmax(np.abs(W), initial=0.0)), float(np.nanmax(np.abs(b), initial=0.0)))
+                     for W, b in ws]
+        wanted = [nice_ceil(max(p, 1e-6)) for p in peaks]
+        self._scales = wanted if self._scales is None else [max(a, b) for a, b in zip(self._scales, wanted)]
+        drawn = np.concatenate([_shown(_quantise(W.ravel(), m)) for (W, _), m in zip(ws, self._scales)])
+        changed = drawn != self._step
         if changed.any():
-            touched = set(np.unique(self._step[changed]).tolist()) | set(np.unique(step[changed]).tolist())
-            self._step = step
-            self._rebuild_paths(touched)
-        for l, (_, b) in enumerate(ws):
+            touched = set(np.unique(self._step[changed]).tolist()) | set(np.unique(drawn[changed]).tolist())
+            self._step = drawn
+            self._rebuild_paths(touched - {HIDDEN})
+        for l, ((_, b), m) in enumerate(zip(ws, self._scales)):
             bstep = _quantise(b, m)
             old = self._bias_step[l]
             neurons = self._neurons[l + 1]
@@ -173,12 +174,13 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
     def neuron_count(self) -> int:
         return sum(len(items) for items in self._neurons)
 
-    def weight_scale(self) -> float | None:
-        """|w| drawn at full width and colour (None before the first weights)."""
-        return self._m
+    def layer_scales(self) -> list[float] | None:
+        """Per layer, |w| drawn at full width and colour (None before the first weights)."""
+        return None if self._scales is None else list(self._scales)
 
     def link_step(self, l: int, j: int, i: int) -> int:
-        """The signed magnitude step (-STEPS..STEPS) link w[l][j][i] is drawn with."""
+        """The signed magnitude step (-STEPS..STEPS) link w[l][j][i] is drawn with; HIDDEN when
+        it is one of the weakest of a dense layer, left out."""
         return int(self._step[self._link_index(l, j, i)])
 
     def link_pen(self, l: int, j: int, i: int) -> QtGui.QPen:
@@ -236,7 +238,7 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
     def _rebuild_paths(self, steps) -> None:
         seg = self._seg
         for s in steps:
-            sel = seg[self._step == s] if abs(s) >= self._min_step else seg[:0]
+            sel = seg[self._step == s]
             if len(sel) == 0:
                 self._paths[s].setPath(QtGui.QPainterPath())
                 continue
@@ -335,6 +337,18 @@ class _LinkPath(QtWidgets.QGraphicsPathItem):
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         painter.setPen(self.pen())
         painter.drawPath(self.path())
+
+
+def _shown(step: np.ndarray) -> np.ndarray:
+    """A layer's steps with its weakest links HIDDEN, so that at most LINKS_SHOWN are drawn:
+    in a dense layer only the strongest connections can be told apart."""
+    if len(step) <= LINKS_SHOWN:
+        return step
+    count = np.bincount(np.abs(step), minlength=STEPS + 1)[::-1].cumsum()[::-1]  # links at or above each step
+    weakest = int(np.argmax(count <= LINKS_SHOWN))  # the lowest step that keeps within the budget
+    if count[weakest] > LINKS_SHOWN:  # even the strongest step alone is too many: keep it anyway
+        weakest = STEPS
+    return np.where(np.abs(step) >= weakest, step, HIDDEN)
 
 
 def _quantise(v: np.ndarray, m: float) -> np.ndarray:
