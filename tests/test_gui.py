@@ -1010,3 +1010,19 @@ def test_every_value_the_command_line_takes_round_trips_through_the_window(win, 
     assert back.config.to_dict() == saved.config.to_dict()
     assert {k: back.data[k] for k in ("samples", "noise", "seed", "test_ratio", "split_seed")} == \
         {k: saved.data[k] for k in ("samples", "noise", "seed", "test_ratio", "split_seed")}
+
+
+def test_discretize_and_show_test_data(win, qtbot):
+    plot = win.decision_plot
+    step(win, qtbot)
+    smooth = plot.image.image.copy()
+    assert len(np.unique(np.round(smooth, 9))) > 2
+    plot.discretize_check.setChecked(True)  # a real user click would toggle it the same way
+    assert set(np.unique(plot.image.image)) <= {-0.7, 0.7} and len(np.unique(plot.image.image)) == 2
+    np.testing.assert_array_equal(plot.image.image > 0, smooth > 0)  # the same classes, one colour each
+    assert plot.test_points.isVisible() and len(plot.test_points.data) == len(win.session.test)
+    plot.test_check.click()
+    assert not plot.test_points.isVisible()
+    step(win, qtbot)  # stays so while training
+    assert not plot.test_points.isVisible()
+    assert set(np.unique(plot.image.image)) <= {-0.7, 0.7}
