@@ -74,6 +74,7 @@ class Snapshot:
     finished: bool       # every run has ended
     summary: dict | None = None  # across runs (`summarize`), once finished
     progress: float = 0.0  # share of the next epoch done (a long one, reported as it goes)
+    measured: tuple | None = None  # (train loss, metric, test loss, metric) at weights edited since
 
     @property
     def last(self):
@@ -221,6 +222,19 @@ class Session:
         self.config = config
         self.restart()
 
+    def set_parameter(self, layer, neuron, input, value):
+        """Set weight W[neuron][input] of `layer` (the bias for input None) of the current run,
+        which goes on from there; returns the value it had. (The initial weights stay: a Reset
+        goes back to them.) Raises ValueError for a value that is not finite, IndexError for no
+        such parameter."""
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"a weight must be a finite number, got {value!r}")
+        t = self.trainer
+        k = t.parameter_index(layer, neuron, input)
+        old, t.theta[k] = float(t.theta[k]), value
+        return old
+
     # --- model files -------------------------------------------------------------------------
 
     def best(self):
@@ -270,15 +284,16 @@ class Session:
     def setup(self):
         return Setup(Config.from_dict(self.config.to_dict()), self.train, self.test)
 
-    def snapshot(self, new=(), progress=0.0):
+    def snapshot(self, new=(), progress=0.0, measure=False):
         """Where the session stands now, with the Epochs `new` since the previous snapshot and
-        `progress`, the share of the epoch in progress done."""
+        `progress`, the share of the epoch in progress done; `measure`: with the loss and metric
+        at the weights now (after an edit of them; they are not an epoch)."""
         t = self.trainer
         return Snapshot(run=t.run, runs=self.config.evals, epoch=t.epoch, epochs=self.config.epochs,
                         done=self.done_epochs, total=self.total_epochs, elapsed=t.elapsed, new=tuple(new),
                         weights=tuple(t.weights()), grads=tuple(t.grads()), stop=t.stop_reason,
                         finished=self.finished, summary=self.summary() if self.finished else None,
-                        progress=progress)
+                        progress=progress, measured=t.measure() if measure else None)
 
 
 def _past(model):

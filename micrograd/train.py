@@ -315,6 +315,28 @@ class Trainer:
         """Like `weights()`, for the gradient of the last step."""
         return _unflatten(self.grad, self.cfg)
 
+    def parameter_index(self, layer, neuron, input=None):
+        """Where weight W[neuron][input] of `layer` (its bias for input None) is in theta:
+        micrograd's order, each neuron's weights then its bias."""
+        sizes = [self.cfg.inputs, *self.cfg.layers]
+        if not (0 <= layer < len(self.cfg.layers) and 0 <= neuron < sizes[layer + 1]
+                and (input is None or 0 <= input < sizes[layer])):
+            raise IndexError(f"no parameter ({layer}, {neuron}, {input}) in this network")
+        start = sum(nout * (nin + 1) for nin, nout in zip(sizes, sizes[1:layer + 1]))
+        nin = sizes[layer]
+        return start + neuron * (nin + 1) + (nin if input is None else input)
+
+    def measure(self):
+        """(train loss, train metric, test loss, test metric) at the parameters now, without a
+        step: what the run would report after an edit of its weights."""
+        loss, _, out = self._guarded(False, self.train.X, self.Y)
+        result = [loss, None if out is None else metric(self.task, out, self.train.y, self.threshold), None, None]
+        if self.test is not None:
+            test_loss, _, test_out = self._guarded(False, self.test.X, self.Ytest)
+            result[2:] = test_loss, None if test_out is None else metric(self.task, test_out, self.test.y,
+                                                                          self.threshold)
+        return tuple(result)
+
     def predict(self, X):
         """Model outputs (n, outputs) for inputs X (n, inputs)."""
         X = np.asarray(X, dtype=float).reshape(-1, self.cfg.inputs)

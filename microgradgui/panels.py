@@ -18,6 +18,7 @@ from micrograd.losses import LOSSES
 from micrograd.nn import ACTIVATIONS, BIAS_INITS, INITS
 from micrograd.optim import OPTIMIZERS, SCHEDULES
 
+from .fields import NumberBox
 from .views.base import LiveView
 from .views.style import class_colors
 
@@ -75,32 +76,6 @@ def _spin(lo, hi, name, tip, special=None, box=None):
     if special:
         w.setSpecialValueText(special)
     return w
-
-
-class NumberBox(QtWidgets.QDoubleSpinBox):
-    """A number field that keeps any float of its range exactly and shows it short: 0.01,
-    2.5e-07, 3000000000. (A QDoubleSpinBox rounds its value to its decimals: a rate of 1e-9
-    from a model file would become 0, a seed past 2**31 would not fit a QSpinBox at all.)"""
-
-    def __init__(self, integer=False):
-        super().__init__()
-        self.integer = integer
-        self.setDecimals(0 if integer else 323)  # 323: no rounding of any double
-
-    def textFromValue(self, value):
-        return f"{value:.0f}" if self.integer else f"{value:.15g}"
-
-    def valueFromText(self, text):
-        return float(text)
-
-    def validate(self, text, pos):
-        state = QtGui.QValidator.State
-        try:
-            value = float(text)
-        except ValueError:  # "1e", "-", "": on the way to a number
-            return state.Intermediate, text, pos
-        ok = self.minimum() <= value <= self.maximum() and not (self.integer and value != int(value))
-        return (state.Acceptable if ok else state.Intermediate), text, pos
 
 
 def _number(name, tip, step, special=None, integer=False):
@@ -631,5 +606,9 @@ class RunStatus(LiveView, QtWidgets.QWidget):
             self.rate_label.setText("")
         if snap.progress:  # a long epoch, on its way
             text += f" · {snap.progress:.0%} of epoch {snap.epoch + 1}"
+        if snap.measured is not None:  # weights set by hand since the last epoch
+            loss, m = snap.measured[0], snap.measured[3] if snap.measured[3] is not None else snap.measured[1]
+            metric = "" if m is None else f", acc {m:.0%}" if self._task == "classification" else f", R² {m:.3f}"
+            text += f" · edited: loss {loss:.4g}{metric}"
         self.epoch_label.setText(text)
 

@@ -66,6 +66,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings = settings if settings is not None else QtCore.QSettings(ORG, APP)
         self.dialogs = Dialogs(self)
         self.runner = Runner(self)
+        self.undo_stack = QtGui.QUndoStack(self)
         self._diverged_shown = 0
         self._closing = self._close_pending = False
 
@@ -111,6 +112,14 @@ class MainWindow(QtWidgets.QMainWindow):
                                          "(Ctrl+R)", self.reset, "Ctrl+R")
         self.new_seed_action = self._action("newSeedAction", "New seed", "Draw a new seed: new initial weights",
                                             self.new_seed)
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setObjectName("undoAction")
+        self.undo_action.setShortcut(QtGui.QKeySequence.StandardKey.Undo)
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setObjectName("redoAction")
+        self.redo_action.setShortcut(QtGui.QKeySequence.StandardKey.Redo)
+        for a in (self.undo_action, self.redo_action):
+            self.addAction(a)
         self.defaults_action = self._action("restoreDefaultsAction", "Restore &Default Settings",
                                             "Back to the settings micrograd studio starts with: moons, 2-16-16-1, "
                                             "and how they train", self.restore_defaults)
@@ -172,6 +181,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.network_panel.edited.connect(lambda layers, acts: self._edit(layers=layers, activations=acts))
         tp.edited.connect(lambda name, value: self._edit(**{name: value}))
         tp.paceChanged.connect(self._on_pace)
+        self.network_view.parameterEdited.connect(self._on_parameter_edited)
 
     def _build_menus(self):
         drawn = [v for v in self.views if v is not self.training_panel.status]
@@ -196,6 +206,9 @@ class MainWindow(QtWidgets.QMainWindow):
             png.addAction(a)
         menu.addSeparator()
         menu.addAction(self.quit_action)
+        edit = self.menuBar().addMenu("&Edit")
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
         run = self.menuBar().addMenu("&Training")
         for a in (self.train_action, self.step_action, self.reset_action, self.new_seed_action):
             run.addAction(a)
@@ -330,6 +343,22 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._adopt(self.session)
 
+    def _on_parameter_edited(self, layer, neuron, input, value):
+        """A weight or bias set by hand in the diagram, while paused: the run goes on from it."""
+        if self.running:
+            return
+        try:
+            old = self.session.set_parameter(layer, neuron, input, value)
+        except (ValueError, IndexError) as e:
+            self.status.showMessage(str(e), 5000)
+            return
+        self.undo_stack.push(ParameterEdit(self, (layer, neuron, input), old, value))
+        self._show_edited()
+
+    def _show_edited(self):
+        """Every view at the weights now, with the loss they give (an edit is not an epoch)."""
+        self.pump.draw_now(self.session.snapshot(measure=True))
+
     def reset(self):
         self.runner.stop()
         self.session.restart()
@@ -446,6 +475,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.import_csv_action.setEnabled(not running)
         self.data_panel.setEnabled(not running)
         self.network_panel.setEnabled(not running)
+        self.network_view.set_editable(not running)
         self.training_panel.set_running(running)
         # Export and Import stay enabled: they pause a running worker first (_pause_and_wait)
         self.recent_menu.setEnabled(not running and bool(self.recent_files()))
@@ -603,3 +633,41 @@ class MainWindow(QtWidgets.QMainWindow):
         except Exception:  # noqa: BLE001 - never block closing on settings
             pass
         super().closeEvent(event)
+
+
+class ParameterEdit(QtGui.QUndoCommand):
+    """A weight or bias set by hand: undo puts back the value it had. Only while the run is
+    where it was edited: once training has gone on, the edit is part of the run's past."""
+
+    def __init__(self, window, where, old, new):
+        layer, neuron, input = where
+        name = f"bias of neuron {layer},{neuron}" if input is None else f"w[{layer}][{neuron}][{input}]"
+        super().__init__(f"set {name}")
+        self.window, self.where, self.old, self.new = window, where, old, new
+        self.run = (window.session, window.session.trainer, window.session.trainer.epoch)
+
+    def _apply(self, value):
+        session = self.window.session
+        if (session, session.trainer, session.trainer.epoch) != self.run or self.window.running:
+            self.setObsolete(True)  # dropped from the stack: there is nothing left to undo
+            self.window.status.showMessage("That weight was set before training went on: not undone.", 4000)
+            return
+        session.set_parameter(*self.where, value)
+        self.window._show_edited()
+
+    def undo(self):
+        self._apply(self.old)
+
+    def redo(self):
+        if self.window.session.trainer.theta[self.window.session.trainer.parameter_index(*self.where)] != self.new:
+            self._apply(self.new)  # (the first redo is the push: the value is already set)
+
+    def id(self):
+        return 1
+
+    def mergeWith(self, other):
+        """Turning the mouse wheel over one weight is one edit, not one per notch."""
+        if other.where != self.where or other.run != self.run:
+            return False
+        self.new = other.new
+        return True

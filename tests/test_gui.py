@@ -15,12 +15,13 @@ import types
 import numpy as np
 import pytest
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 
 from micrograd.config import Config, DataSpec
 from micrograd.session import Session
 from microgradgui import worker as wk
 from microgradgui.views import DistributionsView, EvalsView, LossView, WeightsView
+from microgradgui.views.network import MAX_THUMB, MIN_THUMB
 from microgradgui.window import MainWindow
 
 TIMEOUT = 20_000  # ms: generous, the machine is shared
@@ -1026,3 +1027,93 @@ def test_discretize_and_show_test_data(win, qtbot):
     step(win, qtbot)  # stays so while training
     assert not plot.test_points.isVisible()
     assert set(np.unique(plot.image.image)) <= {-0.7, 0.7}
+
+
+def click_scene(view, scene_pos, button=QtCore.Qt.MouseButton.LeftButton):
+    """A real mouse click on a QGraphicsView at a scene position."""
+    QtTest.QTest.mouseClick(view.viewport(), button, QtCore.Qt.KeyboardModifier.NoModifier,
+                            view.mapFromScene(scene_pos))
+
+
+def test_edit_a_weight_and_a_bias_by_hand_then_undo(win, qtbot):
+    small(win, hidden=3)
+    step(win, qtbot)
+    view, plot = win.network_view, win.decision_plot
+    grid = plot.grid_values().copy()
+    # a click on a link opens its editor; a value typed in sets the weight, and every view follows
+    click_scene(view, view.link_midpoint(1, 0, 2))
+    assert view.editor.isVisible() and view.editor.label.text() == "w[1][0][2]"
+    box = view.editor.box
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), "2.5")
+    qtbot.keyClick(box.lineEdit(), QtCore.Qt.Key.Key_Return)
+    assert win.session.trainer.weights()[1][0][0, 2] == 2.5
+    assert not np.array_equal(plot.grid_values(), grid)  # the surface, at once
+    assert "edited: loss" in win.training_panel.status.epoch_label.text()
+    # the mouse wheel nudges it (one undo for all the notches)
+    QtTest.QTest.mouseMove(box.lineEdit())
+    wheel = QtGui.QWheelEvent(QtCore.QPointF(5, 5), box.mapToGlobal(QtCore.QPointF(5, 5)), QtCore.QPoint(),
+                              QtCore.QPoint(0, 120), QtCore.Qt.MouseButton.NoButton, QtCore.Qt.KeyboardModifier.NoModifier,
+                              QtCore.Qt.ScrollPhase.NoScrollPhase, False)
+    QtWidgets.QApplication.sendEvent(box, wheel)
+    QtWidgets.QApplication.sendEvent(box, wheel)
+    nudged = win.session.trainer.weights()[1][0][0, 2]
+    assert nudged > 2.5
+    # a neuron's card edits its bias
+    click_scene(view, view.neuron_center(1, 1))
+    assert view.card.isVisible() and view.card.bias.isEnabled()
+    view.card.bias.setValue(-0.75)
+    assert win.session.trainer.weights()[0][1][1] == -0.75
+    # undo: the bias, then the weight (all its notches at once)
+    win.undo_action.trigger()
+    assert win.session.trainer.weights()[0][1][1] != -0.75
+    win.undo_action.trigger()
+    original = win.session.trainer.weights()[1][0][0, 2]
+    assert original not in (2.5, nudged)
+    win.redo_action.trigger()
+    assert win.session.trainer.weights()[1][0][0, 2] == nudged
+    # training goes on from the edited weights
+    edited = win.session.trainer.theta.copy()
+    step(win, qtbot)
+    assert win.session.trainer.epoch == 2 and not np.array_equal(win.session.trainer.theta, edited)
+    win.undo_action.trigger()  # the edit is now in the run's past: not undone
+    assert win.session.trainer.epoch == 2 and "not undone" in win.status.currentMessage()
+
+
+def test_no_editing_while_training(win, qtbot):
+    small(win, epochs=100_000, hidden=3)
+    win.findChild(QtWidgets.QComboBox, "paceControl").setCurrentText("1 epoch/s")
+    win.train_button.click()
+    qtbot.waitUntil(lambda: epoch_of(win) >= 1, timeout=TIMEOUT)
+    click_scene(win.network_view, win.network_view.link_midpoint(0, 0, 0))
+    assert not win.network_view.editor.isVisible()
+    win.train_button.click()
+    wait_idle(qtbot, win)
+
+
+def test_every_neuron_shows_what_it_computes(win, qtbot):
+    """Thumbnails over the input plane (Playground's signature view): they shrink with the room,
+    and at 64 neurons a column they give way to plain circles; hovering shows a neuron large."""
+    small(win, hidden=6)
+    step(win, qtbot)
+    view = win.network_view
+    size = view.thumbnail_size()
+    assert MIN_THUMB <= size <= MAX_THUMB
+    out = view.thumbnail_image(2)  # the output: the decision surface's colours
+    assert out is not None and out.width() == size
+    # its centre pixel is red where the surface says class 1 at the plane's centre, blue if not
+    z = win.decision_plot.grid_values()[40, 40] - win.session.config.threshold
+    c = QtGui.QColor(out.pixel(size // 2, size // 2))
+    assert (c.red() > c.blue()) == (z > 0)
+    for column in (0, 1):
+        image = view.thumbnail_image(column)
+        assert image is not None and len({image.pixel(x, y) for x in range(size) for y in range(image.height())}) > 10
+    QtTest.QTest.mouseMove(view.viewport(), view.mapFromScene(view.neuron_center(1, 3)))
+    qtbot.waitUntil(view.card.isVisible, timeout=TIMEOUT)
+    assert view.card.title.text() == "layer 1, neuron 3 · relu" and view.card.picture.pixmap() is not None
+    assert view.card.bias.value() == win.session.trainer.weights()[0][1][3]
+    win.network_panel.spin(0).setValue(64)
+    assert view.thumbnail_size() == 0 and view.thumbnail_image(1) is None  # too small: plain circles
+    win.data_panel.dataset.setCurrentText("sine")  # one input: no plane to draw over
+    win.network_panel.spin(0).setValue(3)
+    assert view.thumbnail_size() == 0

@@ -293,3 +293,26 @@ def test_weight_init_is_a_setting_and_files_without_it_read_as_micrograds(tmp_pa
     assert old.config.init == "uniform"
     with pytest.raises(ValueError, match="training.init"):
         s.edit(init="glorot")
+
+
+def test_a_weight_set_by_hand_is_where_the_run_goes_on_from():
+    s = session(epochs=20)
+    s.step()
+    t = s.trainer
+    W, b = t.weights()[1]
+    old = s.set_parameter(1, 0, 2, 0.75)
+    assert old == W[0, 2] and t.weights()[1][0][0, 2] == 0.75
+    bias = t.weights()[0][1][3]
+    assert s.set_parameter(0, 3, None, -0.5) == bias and t.weights()[0][1][3] == -0.5
+    snap = s.snapshot(measure=True)
+    loss, acc, test_loss, test_acc = snap.measured
+    theta = t.theta.copy()
+    e = s.step()
+    assert e.train_loss == pytest.approx(loss, rel=1e-12) and e.train_metric == acc  # measured = the next epoch's view
+    assert not np.array_equal(t.theta, theta)  # and trained on from the edited weights
+    s.restart()  # Reset: the initial weights, unedited
+    np.testing.assert_array_equal(s.trainer.theta, session(epochs=20).trainer.theta)
+    with pytest.raises(IndexError):
+        s.set_parameter(1, 0, 4, 1.0)
+    with pytest.raises(ValueError):
+        s.set_parameter(0, 0, 0, float("nan"))

@@ -8,8 +8,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from micrograd.predict import predict
 
 from .base import LiveView
-from .style import (FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, class_colors, diverging_cmap, pale,
-                    style_plot)
+from .style import (FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, class_colors, data_bounds,
+                    diverging_cmap, pale, plane_grid, style_plot)
 
 
 def contour_segments(Z: np.ndarray, xs: np.ndarray, ys: np.ndarray, level: float):
@@ -147,17 +147,11 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
             self.test_points.setData([], [])
             return
         self._show_dims(d)
-        allX = train.X if test is None else np.vstack([train.X, test.X])
         ally = train.y if test is None else np.concatenate([train.y, test.y])
-        lo, hi = allX.min(axis=0), allX.max(axis=0)
-        span = np.where(hi - lo > 0, hi - lo, 1.0)
-        lo, hi = lo - 0.1 * span, hi + 0.1 * span
+        lo, hi = data_bounds(train, test)
         names = list(train.features)
         if d == 2:
-            self._xs = np.linspace(lo[0], hi[0], self.GRID)
-            self._ys = np.linspace(lo[1], hi[1], self.GRID)
-            gx, gy = np.meshgrid(self._xs, self._ys)
-            self._X = np.column_stack([gx.ravel(), gy.ravel()])
+            self._xs, self._ys, self._X = plane_grid(lo, hi, self.GRID)
             # pixel centres sit on the grid points
             dx, dy = self._xs[1] - self._xs[0], self._ys[1] - self._ys[0]
             self.image.setImage(np.zeros((self.GRID, self.GRID)), autoLevels=False, levels=(-1, 1))

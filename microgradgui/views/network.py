@@ -7,6 +7,12 @@ items however big the network. An update rebuilds, with `pg.arrayToQPath`, only 
 paths of the steps whose membership changed. Neurons are ellipse items (bias as
 fill). Tooltips are computed on demand from the latest weights, so they are always
 current and cost nothing per frame; the link under the mouse is found geometrically.
+
+With two inputs, every neuron shows what it computes over the input plane (TensorFlow
+Playground's thumbnails): one batched forward pass over a small grid keeps every layer's
+outputs, each is coloured, and a column's thumbnails are pasted into one image (one pixmap
+item per column, however many neurons). They shrink with the room a neuron has and give way
+to plain circles below MIN_THUMB pixels; hovering a neuron still shows it large.
 """
 from __future__ import annotations
 
@@ -16,8 +22,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from micrograd.predict import layer_outputs
+
 from .base import LiveView
-from .style import nice_ceil
+from .neuron import NeuronCard, ValueEditor, output_image
+from .style import data_bounds, diverging_cmap, nice_ceil, pale, plane_grid
 
 STEPS = 12                      # magnitude steps per sign
 HIDDEN = STEPS + 1              # the step of a link left out (no path draws it)
@@ -30,6 +39,8 @@ ZERO_FILL = QtGui.QColor("#f7f7f7")
 TEXT = QtGui.QColor("#333333")
 KIND = 0         # QGraphicsItem.data key: ("input", i) or ("neuron", l, j)
 HOVER_PX = 5     # how near (pixels) the mouse must be to a link for its tooltip
+THUMB_GRID = 16  # samples along each input for a thumbnail
+MIN_THUMB, MAX_THUMB = 12, 40  # pixels: smaller gives plain circles; larger tells nothing more
 
 
 def _mix(c: QtGui.QColor, t: float, alpha: int = 255) -> QtGui.QColor:
@@ -47,6 +58,8 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
     same scale. Hover a link or a neuron for its value."""
 
     title = "Network Diagram"
+    # (layer, neuron, input or None for the bias, value): the user set a weight (while paused)
+    parameterEdited = QtCore.Signal(int, int, object, float)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -71,13 +84,44 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         self._weights = None
         self._scales = None  # per layer: |w| drawn at full width and colour
         self._pens = self._brushes = None
+        self._plane = None         # (xs, ys, X) of the thumbnails' grid, or None (not 2 inputs)
+        self._threshold = 0.0
+        self._thumb = 0            # thumbnail size in pixels (0: plain circles)
+        self._thumb_items: list[QtWidgets.QGraphicsPixmapItem] = []  # per column
+        # Less pale than the decision surface: a thumbnail has no points on it to keep visible.
+        self._lut = np.asarray(pale(diverging_cmap(), 0.15).getLookupTable(nPts=256, alpha=False), dtype=np.uint8)
+        self.card = NeuronCard(self)
+        self.card.biasEdited.connect(lambda v: self._card_neuron and self._edit(*self._card_neuron[1:], None, v))
+        self.editor = ValueEditor(self)
+        self.editor.edited.connect(lambda v: self._edited_link and self._edit(*self._edited_link, v))
+        self._card_neuron = None   # the kind tuple of the neuron the card shows
+        self._pinned = False       # the card stays (it was clicked), not only while hovered
+        self._edited_link = None   # (l, j, i) in the editor
+        self._editable = False
+        self.setMouseTracking(True)
 
     # --- the view protocol --------------------------------------------------------------
     def prepare(self, setup) -> None:
         self.set_architecture(*setup.config.architecture)
+        self._threshold = setup.threshold
+        two = setup.train.X.shape[1] == 2
+        self._bounds = data_bounds(setup.train, setup.test)
+        self._plane = plane_grid(*self._bounds, THUMB_GRID) if two else None
+        self._layout()
 
     def present(self, snapshot) -> None:
         self.show_weights(snapshot.weights)
+        self._draw_thumbnails()
+        if self.card.isVisible() and self._card_neuron:
+            self._show_card(self._card_neuron)
+
+    def set_editable(self, on: bool) -> None:
+        """Weights and biases can be set by hand (the run is paused): a click on a link opens
+        an editor, the card of a neuron edits its bias."""
+        self._editable = bool(on)
+        if not on:
+            self.editor.hide()
+        self.card.bias.setEnabled(self._editable)
 
     # --- public API -------------------------------------------------------------------
     def set_architecture(self, inputs: int, layers: list[int], activations: list[str]) -> None:
@@ -87,9 +131,14 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
             return
         self._arch = arch
         self._weights = None
+        self.card.hide()
+        self.editor.hide()
+        self._card_neuron = self._edited_link = None
+        self._pinned = False
         scene = self.scene()
         scene.clear()
         self._paths.clear()
+        self._thumb_items = []
         sizes = [int(inputs), *layers]
         self._sizes = sizes
         n_links = sum(a * b for a, b in zip(sizes, sizes[1:]))
@@ -168,6 +217,17 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
                 neurons[k].setBrush(self._brush(int(bstep[k])))
             self._bias_step[l] = bstep
 
+    def thumbnail_size(self) -> int:
+        """Pixels of a neuron's thumbnail (0: plain circles)."""
+        return self._thumb if self._plane is not None else 0
+
+    def thumbnail_image(self, column: int) -> QtGui.QImage | None:
+        """A column's thumbnails as drawn (None when there are none)."""
+        items = self._thumb_items
+        if column >= len(items) or not items[column].isVisible():
+            return None
+        return items[column].pixmap().toImage()
+
     def link_count(self) -> int:
         return len(self._seg)
 
@@ -217,6 +277,34 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         super().resizeEvent(event)
         self._layout()
 
+    def mouseMoveEvent(self, event):
+        super().mouseMoveEvent(event)
+        if self._pinned:
+            return
+        kind = self._neuron_at(self.mapToScene(event.position().toPoint()))
+        if kind:
+            self._show_card(kind)
+        else:
+            self.card.hide()
+
+    def mousePressEvent(self, event):
+        scene_pos = self.mapToScene(event.position().toPoint())
+        kind = self._neuron_at(scene_pos)
+        link = None if kind else self._link_at(scene_pos.x(), scene_pos.y(), HOVER_PX)
+        self.editor.hide()
+        if kind:  # pin the card on it (a second click unpins)
+            self._pinned = not (self._pinned and kind == self._card_neuron)
+            self._show_card(kind)
+        elif link and self._editable and self._weights is not None:
+            l, j, i = link
+            self._edited_link = link
+            self.editor.open(f"w[{l}][{j}][{i}]", float(self._weights[l][0][j, i]), self._scales[l],
+                             event.position().toPoint())
+        else:
+            self._pinned = False
+            self.card.hide()
+        super().mousePressEvent(event)
+
     def viewportEvent(self, event):
         if event.type() == QtCore.QEvent.Type.ToolTip:
             text = self.tooltip_at(self.mapToScene(event.pos()))
@@ -246,6 +334,45 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
             y = sel[:, [1, 3]].ravel()
             self._paths[s].setPath(pg.arrayToQPath(x, y, connect="pairs", finiteCheck=False))
 
+    def _draw_thumbnails(self) -> None:
+        """Every neuron's output over the input plane, a column at a time into one image."""
+        on = bool(self._thumb) and self._plane is not None and self._weights is not None
+        for item in self._thumb_items:
+            item.setVisible(on)
+        if not on:
+            return
+        xs, ys, X = self._plane
+        outputs = layer_outputs(self._weights, self._arch[2], X)
+        columns = [(X - (X.max(0) + X.min(0)) / 2) / ((X.max(0) - X.min(0)) / 2)]  # inputs: -1..1
+        for out in outputs[:-1]:  # each hidden neuron on its own scale: where it fires, and how
+            with np.errstate(invalid="ignore", divide="ignore"):
+                peak = np.nanmax(np.abs(out), axis=0, initial=0.0)
+                columns.append(out / np.where(peak > 0, peak, 1.0))
+        columns.append(outputs[-1] - self._threshold)  # the output: the decision surface's colours
+        for item, values, (x, ys_c) in zip(self._thumb_items, columns, self._columns):
+            image = self._column_image(values, ys_c)
+            item.setPixmap(QtGui.QPixmap.fromImage(image))
+            item.setPos(x - self._thumb / 2, ys_c[0] - self._thumb / 2)
+
+    def _column_image(self, values, ys) -> QtGui.QImage:
+        """The thumbnails of one column, values (grid points, neurons) in -1..1 at full colour,
+        pasted at the neurons' heights (from the first) with a grey frame each."""
+        n, size, grid = values.shape[1], self._thumb, THUMB_GRID
+        index = np.clip(np.nan_to_num((values + 1) * 127.5, nan=127.5), 0, 255).astype(np.uint8)
+        # (neurons, y, x, rgb), y from the top: the plane's largest x2 first
+        pixels = self._lut[index.T.reshape(n, grid, grid)[:, ::-1, :]]
+        pick = np.arange(size) * grid // size  # nearest grid sample for each pixel
+        thumbs = pixels[:, pick][:, :, pick]
+        thumbs[:, [0, -1], :] = thumbs[:, :, [0, -1]] = 150  # the frame
+        height = int(round(ys[-1] - ys[0])) + size
+        canvas = np.zeros((height, size, 4), dtype=np.uint8)  # transparent between neurons
+        for thumb, y in zip(thumbs, ys):
+            top = int(round(y - ys[0]))
+            canvas[top:top + size, :, :3] = thumb
+            canvas[top:top + size, :, 3] = 255
+        image = QtGui.QImage(canvas.data, size, height, 4 * size, QtGui.QImage.Format.Format_RGBA8888)
+        return image.copy()  # own its pixels: the numpy buffer goes
+
     def _link_index(self, l: int, j: int, i: int) -> int:
         nin = self._sizes[l]
         if not (0 <= j < self._sizes[l + 1] and 0 <= i < nin):
@@ -267,6 +394,50 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
                 nin = self._sizes[l]
                 return l, k // nin, k % nin
         return None
+
+    def _neuron_at(self, scene_pos):
+        """The kind ("input", i) or ("neuron", l, j) of the neuron at a scene position, or None."""
+        for item in self.scene().items(scene_pos):
+            kind = item.data(KIND)
+            if kind:
+                return kind
+        return None
+
+    def _edit(self, layer, neuron, input, value):
+        if self._editable:
+            self.parameterEdited.emit(layer, neuron, input, float(value))
+
+    def _show_card(self, kind):
+        """The card for a neuron (or an input): large picture, bias, weights."""
+        self._card_neuron = kind
+        image = self._neuron_image(kind)
+        if kind[0] == "input":
+            self.card.show_neuron(f"input x{kind[1] + 1}", image)
+        elif self._weights is not None:
+            _, l, j = kind
+            W, b = self._weights[l]
+            act = self._arch[2][l]
+            where = "output" if l == len(self._weights) - 1 else f"layer {l + 1}, neuron {j}"
+            self.card.show_neuron(f"{where} · {act}", image, float(b[j]), W[j].tolist(), self._editable)
+        self.card.move(self.viewport().width() - self.card.width() - 4, 4)
+
+    def _neuron_image(self, kind):
+        """What the neuron computes over the input plane, as a picture (None without 2 inputs)."""
+        if self._plane is None or self._weights is None:
+            return None
+        grid = 48
+        xs, ys, X = plane_grid(*self._bounds, grid)
+        if kind[0] == "input":
+            v = X[:, kind[1]]
+            return output_image((v - v.mean()) / (np.ptp(v) / 2 or 1.0), grid, self._lut)
+        _, l, j = kind
+        out = layer_outputs(self._weights[:l + 1], self._arch[2][:l + 1], X)[-1][:, j]
+        if l == len(self._weights) - 1:
+            values = out - self._threshold
+        else:
+            with np.errstate(invalid="ignore"):
+                values = out / (np.nanmax(np.abs(out), initial=0.0) or 1.0)
+        return output_image(values, grid, self._lut)
 
     def _neuron_text(self, kind) -> str:
         if kind[0] == "input":
@@ -316,6 +487,16 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         for column, items in zip(pos, self._neurons):
             for (x, y), e in zip(column, items):
                 e.setRect(x - radius, y - radius, 2 * radius, 2 * radius)
+        size = int(min(0.85 * spacing, 0.4 * gap_x, MAX_THUMB))
+        self._thumb = size if size >= MIN_THUMB else 0
+        self._columns = [(xs[c], np.array([y for _, y in column])) for c, column in enumerate(pos)]
+        if not self._thumb_items:
+            for _ in sizes:
+                item = QtWidgets.QGraphicsPixmapItem()
+                item.setZValue(3)  # over the circles (which stay, under them, for hovering)
+                self.scene().addItem(item)
+                self._thumb_items.append(item)
+        self._draw_thumbnails()
         for x, text in zip(xs, self._captions):
             text.setPos(x - text.boundingRect().width() / 2, bottom + 3)
         segs = []

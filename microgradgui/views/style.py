@@ -166,6 +166,23 @@ def set_log_y(plot: pg.PlotItem, on: bool, values) -> None:
     plot.enableAutoRange(axis="y")
 
 
+def data_bounds(train, test):
+    """(low, high) per input of the data, widened by a tenth of their span on each side: the
+    plane the decision plot and the diagram's thumbnails draw the model over."""
+    X = train.X if test is None or not len(test) else np.vstack([train.X, test.X])
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    return lo - 0.1 * span, hi + 0.1 * span
+
+
+def plane_grid(low, high, n):
+    """(xs, ys, X): n points along each of two inputs' ranges, and the n*n grid points as rows
+    (row k*n + j is (xs[j], ys[k]): reshape a result to (n, n) to index it [y, x])."""
+    xs, ys = np.linspace(low[0], high[0], n), np.linspace(low[1], high[1], n)
+    gx, gy = np.meshgrid(xs, ys)
+    return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
+
+
 def finite_or_nan(values) -> np.ndarray:
     a = np.array([np.nan if v is None else v for v in values], dtype=float)
     a[~np.isfinite(a)] = np.nan
