@@ -186,7 +186,7 @@ TASK_DEFAULTS = {
 TRAINING_DEFAULTS = {"optimizer": "adam", "lr": 0.01, "schedule": "linear", "lr_end": 0.1}
 PRESETS = {  # data set -> (samples, epochs)
     "moons": (100, 300), "circles": (100, 300), "xor": (100, 300), "gaussian": (100, 300),
-    "spiral": (300, 1000), "plane": (100, 500), "sine": (100, 500),
+    "spiral": (300, 1000), "plane": (100, 500), "sine": (100, 500), "bumps": (300, 1000),
 }
 CSV_EPOCHS = 300
 

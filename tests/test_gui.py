@@ -887,7 +887,7 @@ def test_export_as_onnx(win, qtbot, tmp_path):
     assert win.dialogs.errors and "could not write" in win.dialogs.errors[0][1]
 
 
-@pytest.mark.parametrize("name", ["moons", "circles", "xor", "gaussian", "spiral", "plane", "sine"])
+@pytest.mark.parametrize("name", ["moons", "circles", "xor", "gaussian", "spiral", "plane", "sine", "bumps"])
 def test_every_built_in_set_trains_on_what_choosing_it_sets(win, qtbot, name):
     """Nothing but the data set chosen: its points, loss, output, learning rate and epochs come
     with it (the same presets as `micrograd train --dataset NAME`), and the run reaches the

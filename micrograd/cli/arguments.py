@@ -59,7 +59,7 @@ def build_parser():
     which.add_argument("--csv", metavar="FILE", help="CSV file: numeric features and a label column")
     src.add_argument("--label", metavar="COLUMN", help="label column of --csv (default: the last one)")
     src.add_argument("--samples", type=int, help="points in a built-in dataset (default: the data set's, "
-                                                 "100; 300 for spiral)")
+                                                 "100; 300 for spiral and bumps)")
     src.add_argument("--noise", type=float, default=0.1, help="noise of a built-in dataset (default: 0.1)")
     src.add_argument("--test-ratio", type=float, default=0.2, help="share held out for testing (default: 0.2)")
     src.add_argument("--seed", type=int, default=0,
@@ -86,7 +86,7 @@ def build_parser():
     opt.add_argument("--l1", type=float, default=0.0, help="L1 penalty weight (default: 0)")
     opt.add_argument("--l2", type=float, default=1e-4, help="L2 penalty weight (default: 1e-4)")
     opt.add_argument("--epochs", type=int, help="0 trains until Ctrl-C (default: the data set's, 300; "
-                                                "1000 for spiral, 500 for plane and sine)")
+                                                "1000 for spiral and bumps, 500 for plane and sine)")
     opt.add_argument("--batch-size", type=int, default=0, help="0 for the full batch (default)")
     opt.add_argument("--tolerance", type=float, default=0.0, help="stop once the train loss is at or below it")
     opt.add_argument("--evals", type=int, default=1, help="independent runs with seeds seed..seed+evals-1; "
