@@ -166,8 +166,7 @@ class Config:
     def for_inputs(self, width):
         """A copy for data of `width` inputs: the feature map stays on 2-input data and goes on
         any other (it is computed from x1, x2); the network's inputs follow."""
-        feature_map = self.feature_map if width == RAW_INPUTS else []
-        return self.replace(inputs=len(feature_map) or width, feature_map=feature_map)
+        return self.replace(**features.choice(self.feature_map, width))
 
     def check_task(self, task):
         """Raise ValueError if the loss cannot train data of this task."""

@@ -69,6 +69,14 @@ def normalized(names):
     return [] if tuple(names) == RAW else names
 
 
+def choice(names, width):
+    """The settings (Config's `feature_map` and `inputs`) that choose the features `names` as the
+    network's inputs on data of `width` inputs. A map needs two (x1, x2): on other data there is
+    none and the network takes the data's inputs."""
+    feature_map = normalized(names) if width == RAW_INPUTS else []
+    return {"feature_map": feature_map, "inputs": len(feature_map) or width}
+
+
 def problem(feature_map):
     """Why `feature_map` is not a valid map (unknown or repeated names), or None."""
     for i, name in enumerate(feature_map):

@@ -36,6 +36,12 @@ def test_choosing_x1_and_x2_is_choosing_no_map():
     assert features.normalized(["x1", "x2", "x1sq"]) == ["x1", "x2", "x1sq"]
 
 
+def test_a_choice_of_features_gives_the_settings_that_make_it():
+    assert features.choice(["x1", "x2", "x1sq"], 2) == {"feature_map": ["x1", "x2", "x1sq"], "inputs": 3}
+    assert features.choice(["x1", "x2"], 2) == {"feature_map": [], "inputs": 2}
+    assert features.choice(["x1sq"], 1) == {"feature_map": [], "inputs": 1}  # no map without x1, x2
+
+
 def test_the_configuration_records_and_checks_the_map():
     cfg = Config(inputs=3, feature_map=["x1sq", "x2sq", "x1x2"])
     assert Config.from_dict(cfg.to_dict()) == cfg
