@@ -26,6 +26,14 @@ MAX_EPOCHS = 1_000_000
 MAX_EVALS = 100
 MAX_SEED = 2**32 - 1
 
+# The ranges of the numeric settings: the checks below and the window's fields both read them,
+# so whatever the command line or a model file holds, the window can show and keep exactly.
+BELOW_ONE = math.nextafter(1.0, 0.0)
+RANGES = {
+    "lr": (1e-12, 1e3), "momentum": (0.0, BELOW_ONE), "lr_end": (0.0, 1.0), "l1": (0.0, 10.0), "l2": (0.0, 10.0),
+    "tolerance": (0.0, 1e300), "noise": (0.0, 10.0), "test_ratio": (0.0, 0.9), "seed": (0, MAX_SEED),
+}
+
 CLASSIFICATION_LOSSES = ("hinge", "bce")
 REGRESSION_LOSSES = ("mse", "sse")
 
@@ -55,6 +63,14 @@ def _check_types(obj, section):
             want = type(default).__name__
         if not ok:
             raise ValueError(f"{section}.{f.name}: expected {want}, got {v!r}")
+
+
+def in_range(obj, name, section):
+    """Raise ValueError naming `section.name` if the field is outside RANGES[name]."""
+    low, high = RANGES[name]
+    value = getattr(obj, name)
+    if not low <= value <= high:
+        raise ValueError(f"{section}.{name}: must be in [{low:g}, {high:g}], got {value!r}")
 
 
 def _from_dict(cls, d, section):
@@ -134,19 +150,19 @@ class Config:
         check(not (self.loss == "hinge" and self.activations[-1] == "sigmoid"), "loss",
               "hinge needs -1/+1 targets, which a sigmoid output cannot reach: use a linear or tanh output")
         check(self.optimizer in OPTIMIZERS, "optimizer", f"must be one of {tuple(OPTIMIZERS)}")
-        check(0 < self.lr <= 1e3, "lr", "must be in (0, 1000]")
+        in_range(self, "lr", "training")
         check(0 <= self.momentum < 1, "momentum", "must be in [0, 1)")
         check(self.schedule in SCHEDULES, "schedule", f"must be one of {SCHEDULES}")
-        check(0 <= self.lr_end <= 1, "lr_end", "must be in [0, 1]")
+        in_range(self, "lr_end", "training")
         check(1 <= self.decay_steps <= MAX_EPOCHS, "decay_steps", f"must be 1..{MAX_EPOCHS}")
-        check(0 <= self.l1 <= 10, "l1", "must be in [0, 10]")
-        check(0 <= self.l2 <= 10, "l2", "must be in [0, 10]")
+        in_range(self, "l1", "training")
+        in_range(self, "l2", "training")
         check(0 <= self.batch_size <= 1_000_000, "batch_size", "must be 0 (full batch) or a positive size")
         check(0 <= self.epochs <= MAX_EPOCHS, "epochs", f"must be 0 (until stopped) or 1..{MAX_EPOCHS}")
-        check(self.tolerance >= 0, "tolerance", "must not be negative")
+        in_range(self, "tolerance", "training")
         check(1 <= self.evals <= MAX_EVALS, "evals", f"must be 1..{MAX_EVALS}")
         check(self.epochs or self.evals == 1, "evals", "must be 1 when a run trains until stopped (epochs 0)")
-        check(0 <= self.seed <= MAX_SEED, "seed", f"must be in [0, {MAX_SEED}]")
+        in_range(self, "seed", "training")
         check(self.engine in ENGINES, "engine", f"must be one of {ENGINES}")
 
     @property
@@ -265,9 +281,9 @@ class DataSpec:
 
         check(self.csv is not None or self.dataset in DATASETS, "dataset", f"must be one of {DATASETS}")
         check(2 <= self.samples <= MAX_SAMPLES, "samples", f"must be 2..{MAX_SAMPLES}")
-        check(self.noise >= 0, "noise", "must not be negative")
-        check(0 <= self.seed <= MAX_SEED, "seed", f"must be in [0, {MAX_SEED}]")
-        check(0 <= self.test_ratio <= 0.9, "test_ratio", "must be in [0, 0.9]")
+        in_range(self, "noise", "data")
+        in_range(self, "seed", "data")
+        in_range(self, "test_ratio", "data")
         check(0 <= self.split_seed <= MAX_SEED, "split_seed", f"must be in [0, {MAX_SEED}]")
 
     @property

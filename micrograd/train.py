@@ -25,6 +25,8 @@ from .optim import OPTIMIZERS, Schedule
 # A run whose parameters pass this in magnitude has diverged, whatever its loss says (a hinge
 # loss can be 0 with weights of 1e25): no data set of ordinary scale needs such weights.
 MAX_PARAMETER = 1e8
+# Nor does any need a gradient past this: its square (Adam's second moment) overflows from ~1e154.
+MAX_GRADIENT = 1e150
 
 # Stop reasons, as shown to the user.
 TOLERANCE = "tolerance reached"
@@ -255,7 +257,7 @@ class Trainer:
             loss, grad, out = self._guarded(True, self.X[idx], self.Y[idx],
                                             part(tested + done, min(count, n - done)))
             done += len(out) if out is not None else 0
-            if out is None or not np.isfinite(grad).all():
+            if out is None or not np.isfinite(grad).all() or np.abs(grad).max() > MAX_GRADIENT:
                 total, diverged = math.inf, True
                 break
             total += loss * len(out) if mean else loss

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from micrograd.config import ENGINES, MAX_EPOCHS, MAX_EVALS, MAX_LAYERS, MAX_SEED, MAX_WIDTH, Config
+from micrograd.config import ENGINES, MAX_EPOCHS, MAX_EVALS, MAX_LAYERS, MAX_WIDTH, RANGES, Config
 from micrograd.data import DATASETS, MAX_SAMPLES
 from micrograd.features import FEATURES, RAW, RAW_INPUTS, choice
 from micrograd.losses import LOSSES
@@ -22,7 +22,6 @@ from micrograd.optim import OPTIMIZERS, SCHEDULES
 from .views.base import LiveView
 from .views.style import class_colors
 
-MAX_GUI_SAMPLES = min(MAX_SAMPLES, 5000)  # the scalar engine: more is minutes per epoch
 SLOW_SECONDS_PER_STEP = 0.3  # warn from here on the reference ("value") engine
 # measured on the value engine, one epoch of 80 moons samples (test pass included):
 # 2-16-16-1, 24k multiply-adds, 33 ms; 2-64-64-1, 343k, 210 ms
@@ -79,27 +78,38 @@ def _spin(lo, hi, name, tip, special=None, box=None):
     return w
 
 
-class TrimmedDoubleSpinBox(QtWidgets.QDoubleSpinBox):
-    """A double spin box that shows its value without trailing zeros (0.01, not 0.01000000),
-    so it can keep enough decimals for small rates and penalties (a QDoubleSpinBox rounds
-    its value to its decimals) and still read well."""
+class NumberBox(QtWidgets.QDoubleSpinBox):
+    """A number field that keeps any float of its range exactly and shows it short: 0.01,
+    2.5e-07, 3000000000. (A QDoubleSpinBox rounds its value to its decimals: a rate of 1e-9
+    from a model file would become 0, a seed past 2**31 would not fit a QSpinBox at all.)"""
+
+    def __init__(self, integer=False):
+        super().__init__()
+        self.integer = integer
+        self.setDecimals(0 if integer else 323)  # 323: no rounding of any double
 
     def textFromValue(self, value):
-        text = super().textFromValue(value)
-        point = self.locale().decimalPoint()
-        return text.rstrip("0").rstrip(point) if point in text else text
+        return f"{value:.0f}" if self.integer else f"{value:.15g}"
+
+    def valueFromText(self, text):
+        return float(text)
+
+    def validate(self, text, pos):
+        state = QtGui.QValidator.State
+        try:
+            value = float(text)
+        except ValueError:  # "1e", "-", "": on the way to a number
+            return state.Intermediate, text, pos
+        ok = self.minimum() <= value <= self.maximum() and not (self.integer and value != int(value))
+        return (state.Acceptable if ok else state.Intermediate), text, pos
 
 
-def _dspin(lo, hi, decimals, step, name, tip, special=None):
-    w = TrimmedDoubleSpinBox()
-    w.setDecimals(decimals)  # before the range: a QDoubleSpinBox rounds its range to its decimals
-    w.setSingleStep(step)
-    return _spin(lo, hi, name, tip, special, box=w)
-
-
-def _seed_spin(name, tip):
-    """A seed box over 0..MAX_SEED, every seed the command line takes (a QSpinBox stops at 2**31 - 1)."""
-    return _dspin(0, MAX_SEED, 0, 1, name, tip)
+def _number(name, tip, step, special=None, integer=False):
+    """A NumberBox over the setting's range in config.RANGES."""
+    box = NumberBox(integer)
+    box.setSingleStep(step)
+    low, high = RANGES[name]
+    return _spin(low, high, f"{name}Spin", tip, special, box=box)
 
 
 def _button(text, name, tip):
@@ -150,11 +160,14 @@ class DataPanel(QtWidgets.QGroupBox):
         self.setObjectName("dataPanel")
         self.spec = None
         self.dataset = _combo(DATASETS, "datasetCombo", "Built-in data set (or the imported CSV)")
-        self.samples = _spin(10, MAX_GUI_SAMPLES, "samplesSpin", "Number of points generated")
+        self.samples = _spin(2, MAX_SAMPLES, "samplesSpin", "Number of points generated (the reference engine "
+                                                            "is slow beyond a few thousand)")
         self.samples.setSingleStep(10)
-        self.noise = _dspin(0.0, 2.0, 2, 0.05, "noiseSpin", "Gaussian noise added to the points")
-        self.test_ratio = _dspin(0.0, 0.9, 2, 0.05, "testRatioSpin", "Share of points held out for testing")
-        self.seed = _seed_spin("dataSeedSpin", "Seed of the generated points and of the split")
+        self.noise = _number("noise", "Gaussian noise added to the points", 0.05)
+        self.test_ratio = _number("test_ratio", "Share of points held out for testing", 0.05)
+        self.test_ratio.setObjectName("testRatioSpin")
+        self.seed = _number("seed", "Seed of the generated points and of the split", 1, integer=True)
+        self.seed.setObjectName("dataSeedSpin")
         self.regenerate = _button("Regenerate", "regenerateButton", "Draw new points (next data seed)")
         self.import_csv = _tool_button(import_csv, "importCsvButton")
         self.preview = QtWidgets.QLabel()
@@ -491,21 +504,20 @@ class TrainingPanel(QtWidgets.QGroupBox):
                                                 "bce: cross-entropy on a logit")
         self.optimizer = _combo(OPTIMIZERS, "optimizerCombo", "Update rule")
         # Decimals enough that a rate or penalty from a model file shows unrounded.
-        self.lr = _dspin(1e-8, 1000.0, 8, 0.01, "lrSpin", "Learning rate; a change while paused applies "
-                                                              "from the next epoch, no reset")
-        self.momentum = _dspin(0.0, 0.9999, 4, 0.05, "momentumSpin", "SGD momentum")
+        self.lr = _number("lr", "Learning rate; a change applies from the next epoch, no reset", 0.01)
+        self.momentum = _number("momentum", "SGD momentum", 0.05)
         self.schedule = _combo(SCHEDULES, "scheduleCombo", "constant, or linear decay to lr × end over N steps")
-        self.lr_end = _dspin(0.0, 1.0, 4, 0.05, "lrEndSpin", "Linear schedule: final rate as a fraction of lr")
+        self.lr_end = _number("lr_end", "Linear schedule: final rate as a fraction of lr", 0.05)
+        self.lr_end.setObjectName("lrEndSpin")
         self.decay_steps = _spin(1, MAX_EPOCHS, "decayStepsSpin", "Linear schedule: steps to the final rate")
-        self.l1 = _dspin(0.0, 10.0, 8, 0.0001, "l1Spin", "L1 penalty on every parameter")
-        self.l2 = _dspin(0.0, 10.0, 8, 0.0001, "l2Spin", "L2 penalty on every parameter")
+        self.l1 = _number("l1", "L1 penalty on every parameter", 0.0001)
+        self.l2 = _number("l2", "L2 penalty on every parameter", 0.0001)
         self.batch = _spin(0, 1_000_000, "batchSpin", "Samples per step; full = the whole training set", "full")
         self.epochs = _spin(0, MAX_EPOCHS, "epochsSpin", "Epochs per run (0: until paused, one run)",
                             "until paused")
-        self.tolerance = _dspin(0.0, 100.0, 8, 0.01, "toleranceSpin",
-                                "Stop a run once the train loss is at or below this", "off")
+        self.tolerance = _number("tolerance", "Stop a run once the train loss is at or below this", 0.01, "off")
         self.evals = _spin(1, MAX_EVALS, "evalsSpin", "Independent runs (seeds seed, seed+1, …) for statistics")
-        self.seed = _seed_spin("seedSpin", "Seed of the initial weights; Reset keeps it")
+        self.seed = _number("seed", "Seed of the initial weights; Reset keeps it", 1, integer=True)
         self.new_seed = _tool_button(actions["new_seed"], "newSeedButton")
         self.init = _combo(INITS, "initCombo", "Initial weights: uniform in (-1, 1) as micrograd, Xavier, He, "
                                                "or auto: He for the relu family, Xavier for the rest")

@@ -269,3 +269,18 @@ def test_a_diverging_run_stops_quietly(recwarn):
         t.step()
     assert t.stop_reason.startswith("diverged") and np.isfinite(t.theta).all()
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_engines_for_the_same_shape_share_one_compiled_program():
+    """A Reset, a new seed or the next run of an evals session compiles nothing again; engines
+    sharing a program still give each its own numbers (theta is copied in on every call)."""
+    ds = make_dataset("moons", 30, seed=4)
+    cfg = Config(layers=[7, 5, 1], activations=["tanh", "relu", "linear"])
+    a, b = Trainer(cfg, ds), Trainer(dataclasses.replace(cfg, seed=9), ds)
+    assert a.engine.program is b.engine.program
+    assert Trainer(dataclasses.replace(cfg, loss="mse"), ds).engine.program is not a.engine.program
+    for t in (a, b, a):
+        reference = ValueEngine(t.model, t.cfg).loss_and_grad(t.theta, t.train.X, t.Y)
+        got = t.engine.loss_and_grad(t.theta, t.train.X, t.Y)
+        close(got[0], reference[0], 1e-12)
+        close(got[1], reference[1], 1e-12)

@@ -6,6 +6,7 @@ training thread running (tests/conftest.py checks).
 from __future__ import annotations
 
 import gc
+import io
 import itertools
 import json
 import os
@@ -1009,3 +1010,50 @@ def test_evals_table_and_png_say_what_they_show(win, qtbot, tmp_path):
     assert view.stack.currentWidget() is view.message and view.run_count() == 0
     shown = view.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_ARGB32)
     assert QtGui.QImage(str(path)) == shown  # what is on screen, not an old plot
+
+
+def test_every_value_the_command_line_takes_round_trips_through_the_window(win, qtbot, tmp_path):
+    """`micrograd train --seed 3000000000` once made Import fail in a spin box (OverflowError),
+    left the window half changed, and a later Export saved seed 0. Extreme but valid settings
+    now come in, show exactly and go out unchanged."""
+    from micrograd import cli, modelfile
+    path, again = tmp_path / "s.json", tmp_path / "again.json"
+    argv = ["train", "--seed", "3000000000", "--layers", "4", "--samples", "6000", "--noise", "0.123456789",
+            "--test-ratio", "0.123", "--lr", "1.2345e-9", "--momentum", "0.99999999", "--optimizer", "sgd",
+            "--l1", "3.3e-11", "--l2", "0.000123456789", "--tolerance", "1e-300", "--lr-end", "0.987654321",
+            "--epochs", "1", "--quiet", "--out", str(path)]
+    assert cli.main(argv, stdout=io.StringIO(), stderr=io.StringIO()) == 0
+    win.dialogs.open_paths.append(str(path))
+    win.import_action.trigger()
+    assert not win.dialogs.errors, win.dialogs.errors
+    saved = modelfile.load(path)
+    assert win.session.config.to_dict() == saved.config.to_dict()
+    tp, dp = win.training_panel, win.data_panel
+    assert tp.seed.value() == 3_000_000_000 and tp.seed.text() == "3000000000"
+    assert (tp.lr.value(), tp.momentum.value(), tp.l1.value(), tp.tolerance.value()) == \
+        (1.2345e-9, 0.99999999, 3.3e-11, 1e-300)
+    assert (dp.samples.value(), dp.noise.value(), dp.test_ratio.value(), dp.seed.value()) == \
+        (6000, 0.123456789, 0.123, 3_000_000_000)
+    dp.noise.setValue(dp.noise.value())  # touching a field keeps the others as they are
+    win.dialogs.save_paths.append(str(again))
+    win.export_action.trigger()
+    back = modelfile.load(again)
+    assert back.config.to_dict() == saved.config.to_dict()
+    assert {k: back.data[k] for k in ("samples", "noise", "seed", "test_ratio", "split_seed")} == \
+        {k: saved.data[k] for k in ("samples", "noise", "seed", "test_ratio", "split_seed")}
+
+
+def test_discretize_and_show_test_data(win, qtbot):
+    plot = win.decision_plot
+    step(win, qtbot)
+    smooth = plot.image.image.copy()
+    assert len(np.unique(np.round(smooth, 9))) > 2
+    plot.discretize_check.setChecked(True)  # a real user click would toggle it the same way
+    assert set(np.unique(plot.image.image)) <= {-0.7, 0.7} and len(np.unique(plot.image.image)) == 2
+    np.testing.assert_array_equal(plot.image.image > 0, smooth > 0)  # the same classes, one colour each
+    assert plot.test_points.isVisible() and len(plot.test_points.data) == len(win.session.test)
+    plot.test_check.click()
+    assert not plot.test_points.isVisible()
+    step(win, qtbot)  # stays so while training
+    assert not plot.test_points.isVisible()
+    assert set(np.unique(plot.image.image)) <= {-0.7, 0.7}

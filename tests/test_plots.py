@@ -213,7 +213,7 @@ def test_decision_regression_1d_and_2d(qtbot):
     dp.show_model(w2, ["linear"], 0.0)
     xs, ys = dp.grid_axes()
     assert dp.grid_values()[3, 7] == pytest.approx(0.6 * xs[7] - 0.4 * ys[3] + 0.5)
-    assert dp.stack.currentWidget() is dp.graphics
+    assert dp.stack.currentWidget() is not dp.message
 
 
 def test_decision_three_features_shows_message(qtbot):
@@ -226,7 +226,7 @@ def test_decision_three_features_shows_message(qtbot):
     dp.show_model([(np.ones((1, 3)), np.zeros(1))], ["linear"], 0.0)
     assert dp.grid_values() is None
     dp.set_data(make_dataset("moons", samples=20), None)  # back to a plot
-    assert dp.stack.currentWidget() is dp.graphics
+    assert dp.stack.currentWidget() is not dp.message
 
 
 # --- NetworkView ----------------------------------------------------------------------------

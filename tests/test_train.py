@@ -316,3 +316,18 @@ def test_reference_engine_overflow_on_the_test_set_is_a_divergence():
     t = Trainer(cfg, train, test, weights=huge)
     e = t.step()
     assert e.stop == "diverged at epoch 1" and e.test_loss == math.inf and e.train_metric is None
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_features_of_1e300_diverge_quietly(optimizer, recwarn):
+    """A CSV with features near 1e300: Adam squared the gradient (a numpy overflow warning on
+    stderr) and the run ended 'epochs exhausted' at a loss of 1.9e299. A gradient that large is
+    a divergence, on the first epoch, with no warning."""
+    from micrograd.data import Dataset
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2.0
+    ds = Dataset(rng.random((40, 2)) * 1e300 + y[:, None] * 1e300, y, "classification", ["a", "b"], "y", {})
+    t = Trainer(Config(optimizer=optimizer, epochs=20), ds)
+    run(t)
+    assert t.stop_reason == "diverged at epoch 1"
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

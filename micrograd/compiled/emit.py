@@ -15,6 +15,7 @@ name, compiled once and bound once per batch size. Names in the generated code:
   tmp*                 scratch blocks
   <op>_forward, <op>_derivative   a unary op's numpy forms, from micrograd.ops.UNARY
 """
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -60,6 +61,7 @@ class Program:
         else:
             self._output_rows = np.array(outs, dtype=np.intp)
         self._bound = {}
+        self.lock = threading.Lock()  # its buffers serve one call at a time
 
     def bind(self, batch):
         """The forward/backward functions with every buffer for this batch size (cached)."""

@@ -8,7 +8,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from micrograd.predict import predict
 
 from .base import LiveView
-from .style import FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, class_colors, diverging_cmap, pale, style_plot
+from .style import (FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, class_colors, diverging_cmap, pale,
+                    style_plot)
 
 
 def contour_segments(Z: np.ndarray, xs: np.ndarray, ys: np.ndarray, level: float):
@@ -77,15 +78,21 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("decisionPlot")
-        self.graphics = PlotWidget(self)
+        self.discretize_check = check_box("discretize", "discretizeCheck",
+                                          "One colour per class (which side of the threshold), not how far", self._redraw)
+        self.test_check = check_box("show test data", "showTestCheck", "Show the held-out test points (hollow)",
+                                    self._on_show_test)
+        page = QtWidgets.QWidget()
+        self.graphics = PlotWidget.filling(page, self.discretize_check, self.test_check)
         self.message = QtWidgets.QLabel("decision surface needs 1 or 2 inputs", self)
         self.message.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.message.setStyleSheet(f"background: white; color: {FOREGROUND}; font-size: 11pt;")
         self.stack = QtWidgets.QStackedLayout(self)
         self.stack.setContentsMargins(0, 0, 0, 0)
-        self.stack.addWidget(self.graphics)
+        self.stack.addWidget(page)
         self.stack.addWidget(self.message)
+        self._page = page
 
         self.plot = self.graphics.addPlot()
         style_plot(self.plot, "decision surface")
@@ -115,7 +122,9 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
         self._X = None  # the grid's input points
         self._target_range = (-1.0, 1.0)
         self._activations, self._threshold = [], 0.0
+        self._weights = None
         self._show_dims(0)
+        self.test_check.setChecked(True)
 
     # the view protocol
     def prepare(self, setup) -> None:
@@ -185,6 +194,7 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
         """Evaluate the model on the grid and redraw. Classification colours saturate at
         `scale` from the threshold; by default half the output's natural range (sigmoid:
         0.5, otherwise 1, the hinge margin), a fixed scale so colours keep their meaning."""
+        self._weights = weights
         if self._X is None:
             return
         # Chunks of 800 rows stay under OpenBLAS's threading threshold: a 6400-row product
@@ -203,12 +213,22 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
         self._grid = Z
         if self._task == "classification":
             m = scale if scale and scale > 0 else (0.5 if activations[-1] == "sigmoid" else 1.0)
-            self.image.setImage(Z - threshold, autoLevels=False, levels=(-m, m))
+            shown = Z - threshold
+            if self.discretize_check.isChecked():  # Playground's "discretize output"
+                shown = np.where(shown > 0, 0.7 * m, -0.7 * m)
+            self.image.setImage(shown, autoLevels=False, levels=(-m, m))
             sx, sy = contour_segments(Z, self._xs, self._ys, threshold)
             self.contour.setData(sx, sy)
         else:
             self.image.setImage(Z, autoLevels=False, levels=self._target_range)
         self.image.setVisible(True)
+
+    def _redraw(self, *_):
+        if self._weights is not None:
+            self.show_model(self._weights, self._activations, self._threshold)
+
+    def _on_show_test(self, on):
+        self.test_points.setVisible(on)
 
     def clear_model(self) -> None:
         self._grid = None
@@ -228,7 +248,7 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
         self._dims = d if d in (1, 2) else 0
         if d not in (1, 2):
             self._X = self._xs = self._ys = None
-        self.stack.setCurrentWidget(self.graphics if d in (1, 2) else self.message)
+        self.stack.setCurrentWidget(self._page if d in (1, 2) else self.message)
         self.curve.setVisible(d == 1)
         self.threshold_line.setVisible(d == 1 and self._task == "classification")
         self.contour.setVisible(d == 2)
