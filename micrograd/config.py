@@ -12,6 +12,8 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
+from . import features
+from .features import RAW_INPUTS
 from .losses import LOSSES
 from .nn import ACTIVATIONS, BIAS_INITS, INITS, MLP
 from .optim import OPTIMIZERS, SCHEDULES
@@ -87,7 +89,8 @@ def _from_dict(cls, d, section):
 class Config:
     """Everything that defines a training run: the network and how it is trained."""
 
-    inputs: int = 2
+    inputs: int = 2  # the network's: the data's inputs, or as many as feature_map computes from them
+    feature_map: list = field(default_factory=list)  # features.NAMES computed from x1, x2; []: none
     layers: list = field(default_factory=lambda: [16, 16, 1])  # sizes, output layer last
     activations: list = field(default_factory=lambda: ["relu", "relu", "linear"])
     init: str = "auto"  # weights: He for the relu family, Xavier otherwise (nn.INITS; "uniform" = micrograd's)
@@ -129,6 +132,10 @@ class Config:
                 raise ValueError(f"training.{name}: {msg}, got {getattr(self, name)!r}")
 
         check(1 <= self.inputs <= MAX_WIDTH, "inputs", f"must be 1..{MAX_WIDTH}")
+        problem = features.problem(self.feature_map)
+        check(problem is None, "feature_map", problem)
+        check(not self.feature_map or self.inputs == len(self.feature_map), "inputs",
+              f"must be the number of features in feature_map ({len(self.feature_map)})")
         check(1 <= len(self.layers) <= MAX_LAYERS + 1, "layers", f"must have 1..{MAX_LAYERS + 1} layers")
         check(all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_WIDTH for n in self.layers),
               "layers", f"sizes must be integers 1..{MAX_WIDTH}")
@@ -157,6 +164,25 @@ class Config:
         check(self.epochs or self.evals == 1, "evals", "must be 1 when a run trains until stopped (epochs 0)")
         in_range(self, "seed", "training")
         check(self.engine in ENGINES, "engine", f"must be one of {ENGINES}")
+
+    @property
+    def data_inputs(self):
+        """The inputs the data gives: two (x1, x2) under a feature map, else the network's."""
+        return RAW_INPUTS if self.feature_map else self.inputs
+
+    def check_inputs(self, width):
+        """Raise ValueError, naming the field, if the network cannot take data of `width` inputs."""
+        if self.feature_map and width != RAW_INPUTS:
+            raise ValueError(f"training.feature_map: input features are computed from {RAW_INPUTS} inputs "
+                             f"(x1, x2), but the data has {width}; train on its inputs as they are (no features)")
+        if not self.feature_map and self.inputs != width:
+            raise ValueError(f"training.inputs: the network takes {self.inputs} inputs "
+                             f"but the data has {width} features")
+
+    def for_inputs(self, width):
+        """A copy for data of `width` inputs: the feature map stays on 2-input data and goes on
+        any other (it is computed from x1, x2); the network's inputs follow."""
+        return self.replace(**features.choice(self.feature_map, width))
 
     def check_task(self, task):
         """Raise ValueError if the loss cannot train data of this task."""
@@ -202,7 +228,7 @@ TASK_DEFAULTS = {
 TRAINING_DEFAULTS = {"optimizer": "adam", "lr": 0.01, "schedule": "linear", "lr_end": 0.1}
 PRESETS = {  # data set -> (samples, epochs)
     "moons": (100, 300), "circles": (100, 300), "xor": (100, 300), "gaussian": (100, 300),
-    "spiral": (300, 1000), "plane": (100, 500), "sine": (100, 500),
+    "spiral": (300, 1000), "plane": (100, 500), "sine": (100, 500), "bumps": (300, 1000),
 }
 CSV_EPOCHS = 300
 

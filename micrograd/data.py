@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 CLASSIFICATION = ("moons", "circles", "xor", "gaussian", "spiral")
-REGRESSION = ("plane", "sine")
+REGRESSION = ("plane", "sine", "bumps")
 DATASETS = CLASSIFICATION + REGRESSION
 
 MAX_SAMPLES = 100_000      # built-in sets: bigger is pointless for a scalar engine
@@ -133,8 +133,28 @@ def _sine(rng, n):
     return x[:, None], np.sin(x)
 
 
+# TensorFlow Playground's multi-gaussian (dataset.ts, regressGaussian) scaled from its [-6, 6]
+# square to ours: six bumps in two rows of three, signs alternating like a checkerboard.
+BUMPS = [(-4 / 3, 5 / 6, 1.0), (0.0, 5 / 6, -1.0), (4 / 3, 5 / 6, 1.0),
+         (-4 / 3, -5 / 6, -1.0), (0.0, -5 / 6, 1.0), (4 / 3, -5 / 6, -1.0)]  # (centre x1, x2, sign)
+BUMP_HEIGHT = 2.0
+BUMP_WIDTH = 0.5  # the standard deviation of each bump
+
+
+def _bumps(rng, n):
+    """y = the sum of six gaussian bumps of height +-2 and standard deviation 0.5 (BUMPS), on
+    the square [-2, 2]^2. Playground's are cones of height 1 and it keeps the one largest in
+    magnitude; gaussians summed give a smooth surface. The height 2 leaves room for noise: bumps
+    of height 1 vary so little over the square (variance 0.21) that the default noise of 0.1
+    alone would cap R^2 at 0.95 (at 2: 0.99)."""
+    X = rng.uniform(-2.0, 2.0, size=(n, 2))
+    centres, signs = np.array([c[:2] for c in BUMPS]), np.array([c[2] for c in BUMPS])
+    d2 = ((X[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    return X, BUMP_HEIGHT * (signs * np.exp(-d2 / (2 * BUMP_WIDTH ** 2))).sum(axis=1)
+
+
 _MAKERS = {"moons": _moons, "circles": _circles, "xor": _xor, "gaussian": _gaussian,
-           "spiral": _spiral, "plane": _plane, "sine": _sine}
+           "spiral": _spiral, "plane": _plane, "sine": _sine, "bumps": _bumps}
 
 
 def make_dataset(name: str, samples: int = 100, noise: float = 0.1, seed: int = 0) -> Dataset:

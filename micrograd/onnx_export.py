@@ -2,16 +2,17 @@
 
     from micrograd import modelfile, onnx_export
     m = modelfile.load("model.json")
-    onnx_export.save("model.onnx", m.weights, m.activations, m.features)
+    onnx_export.save("model.onnx", m.weights, m.activations, m.features, m.feature_map)
 
     import onnxruntime
     session = onnxruntime.InferenceSession("model.onnx")
-    session.run(None, {"input": X})[0]      # X float64 (n, inputs) -> (n, 1), as m.predict(X)
+    session.run(None, {"input": X})[0]      # X float64 (n, m.inputs) -> (n, 1), as m.predict(X)
 
-The graph, in stages: the input `input` [n, inputs]; the first layer's inputs (today the raw
-inputs; a feature map such as x1^2, x1*x2 or sin(x1) computed from them goes there); then per
-layer k `Gemm(h, W_k, b_k, transB=1)` (W_k stays [outputs][inputs], as in the model file) and
-its activation; the output `output` [n, outputs]. Standard ops of opset 17 only.
+The graph, in stages: the input `input` [n, inputs] (the data's inputs); the feature map, if
+the model has one (`Gather` x1 and x2, then per feature `Mul` or `Sin` as micrograd.features
+defines it, `Concat` in the map's order); then per layer k `Gemm(h, W_k, b_k, transB=1)` (W_k
+stays [outputs][inputs], as in the model file) and its activation; the output `output`
+[n, outputs]. Standard ops of opset 17 only.
 
 Needs the optional `onnx` package (`pip install .[onnx]`); everything else in micrograd runs
 without it. Every failure is an `ExportError` with a one-line message.
@@ -22,6 +23,8 @@ import os
 
 import numpy as np
 
+from .features import FEATURES, RAW_INPUTS
+from .features import problem as feature_map_problem
 from .ops import LEAKY_SLOPE
 from .whole import write_whole
 
@@ -54,8 +57,8 @@ class _Graph:
         self.nodes.append(self.onnx.helper.make_node(op, inputs, [name], name=name, **attributes))
         return name
 
-    def constant(self, name, array):
-        self.constants.append(self.onnx.numpy_helper.from_array(np.asarray(array, dtype=np.float64), name))
+    def constant(self, name, array, dtype=np.float64):
+        self.constants.append(self.onnx.numpy_helper.from_array(np.asarray(array, dtype=dtype), name))
         return name
 
 
@@ -81,6 +84,24 @@ ACTIVATIONS = {
 }
 
 
+# Each op of micrograd.features as ONNX nodes: (graph, the raw columns it reads, output name) -> output.
+FEATURE_OPS = {
+    "x": lambda g, columns, name: g.node("Identity", columns, name),
+    "mul": lambda g, columns, name: g.node("Mul", columns, name),
+    "sin": lambda g, columns, name: g.node("Sin", columns, name),
+}
+
+
+def _feature_map(g, feature_map):
+    """The network's inputs [n, len(feature_map)] computed from `input` [n, 2]: each raw column
+    taken once as [n, 1], each feature from them, all side by side in the map's order."""
+    columns = [g.node("Gather", [INPUT, g.constant(f"x{i + 1}_index", [i], np.int64)], f"x{i + 1}_column", axis=1)
+               for i in range(RAW_INPUTS)]
+    made = [FEATURE_OPS[FEATURES[name].op](g, [columns[i] for i in FEATURES[name].columns], f"feature_{name}")
+            for name in feature_map]
+    return g.node("Concat", made, "features", axis=1)
+
+
 def _checked(weights, activations):
     """The weights as float64 arrays, after checking that they chain and are finite."""
     if not weights or len(weights) != len(activations):
@@ -99,19 +120,28 @@ def _checked(weights, activations):
     return layers
 
 
-def build(weights, activations, features=None):
+def build(weights, activations, features=None, feature_map=()):
     """The ONNX `ModelProto` of the network: weights per layer (W [outputs][inputs], b [outputs]),
-    one activation name per layer, and optionally the inputs' names (kept in the metadata)."""
+    one activation name per layer, optionally the inputs' names (kept in the metadata) and the
+    feature map the first layer's inputs are computed with (Config.feature_map)."""
     onnx = _onnx()
     layers = _checked(weights, activations)
-    inputs = layers[0][0].shape[1]
+    width = layers[0][0].shape[1]
+    problem = feature_map_problem(feature_map)
+    if problem:
+        raise ExportError(f"feature map: {problem}")
+    if feature_map and len(feature_map) != width:
+        raise ExportError(f"{len(feature_map)} features in the feature map for a first layer of {width} inputs")
+    inputs = RAW_INPUTS if feature_map else width
     if features is not None and len(features) != inputs:
         raise ExportError(f"{len(features)} feature names for {inputs} inputs")
     g = _Graph(onnx)
-    h = INPUT  # the first layer's inputs: the raw inputs (the place of a feature map stage)
+    h = _feature_map(g, feature_map) if feature_map else INPUT
     for k, (W, b, act) in enumerate(layers):
         z = g.node("Gemm", [h, g.constant(f"W{k}", W), g.constant(f"b{k}", b)], f"z{k}", transB=1)
         h = ACTIVATIONS[act](g, z, OUTPUT if k == len(layers) - 1 else f"h{k}")
+    stages = [str(inputs), *([", ".join(feature_map)] if feature_map else []),
+              *(f"{len(W)} {a}" for W, _, a in layers)]
     double = onnx.TensorProto.DOUBLE
     graph = onnx.helper.make_graph(
         g.nodes, "micrograd_mlp",
@@ -120,9 +150,9 @@ def build(weights, activations, features=None):
         g.constants)
     model = onnx.helper.make_model(graph, producer_name="micrograd-studio", ir_version=IR_VERSION,
                                    opset_imports=[onnx.helper.make_opsetid("", OPSET)],
-                                   doc_string="An MLP trained with micrograd studio: "
-                                              + " -> ".join([str(inputs)] + [f"{len(W)} {a}" for W, _, a in layers]))
+                                   doc_string="An MLP trained with micrograd studio: " + " -> ".join(stages))
     onnx.helper.set_model_props(model, {"features": json.dumps(list(features or [])),
+                                        "feature_map": json.dumps(list(feature_map)),
                                         "activations": json.dumps(list(activations))})
     try:
         onnx.checker.check_model(model, full_check=True)
@@ -131,13 +161,13 @@ def build(weights, activations, features=None):
     return model
 
 
-def save(path, weights, activations, features=None):
+def save(path, weights, activations, features=None, feature_map=()):
     """Write the network to `path` as ONNX (see `build`) and return the path.
 
     This is what `micrograd export` and the window's File > Export > ONNX call. Any failure,
     a missing onnx package included, raises ExportError; the file is then left as it was.
     """
-    data = build(weights, activations, features).SerializeToString()
+    data = build(weights, activations, features, feature_map).SerializeToString()
     path = os.fspath(path)
     try:
         write_whole(path, data)

@@ -2,13 +2,15 @@
 surfaces and what each neuron computes over thousands of grid points without building graphs."""
 import numpy as np
 
+from .features import apply
 from .ops import UNARY
 
 
-def layer_outputs(weights, activations, X):
-    """Every layer's outputs, [(n, neurons) per layer], for inputs X (n, inputs); weights per
-    layer (W [out][in], b [out]). One batched pass: the last is the network's output."""
-    h = np.asarray(X, dtype=float)
+def layer_outputs(weights, activations, X, feature_map=()):
+    """Every layer's outputs, [(n, neurons) per layer], for inputs X; weights per layer
+    (W [out][in], b [out]). X is (n, 2), the data's x1, x2, under a `feature_map`
+    (Config.feature_map), else (n, inputs). One batched pass: the last is the network's output."""
+    h = apply(feature_map, X)
     outputs = []
     with np.errstate(over="ignore", invalid="ignore"):  # huge weights give inf, not a warning
         for (W, b), act in zip(weights, activations):
@@ -17,6 +19,6 @@ def layer_outputs(weights, activations, X):
     return outputs
 
 
-def predict(weights, activations, X):
-    """Outputs (n, outputs) for inputs X (n, inputs)."""
-    return layer_outputs(weights, activations, X)[-1]
+def predict(weights, activations, X, feature_map=()):
+    """Outputs (n, outputs) for inputs X (see `layer_outputs`)."""
+    return layer_outputs(weights, activations, X, feature_map)[-1]

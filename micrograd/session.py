@@ -36,7 +36,7 @@ LIVE = frozenset({"lr"})
 # paused run go on.
 EXTENDS = frozenset({"epochs", "tolerance"})
 # Settings that change the initial weights: after them, the weights are drawn from the seed again.
-NEW_WEIGHTS = frozenset({"inputs", "layers", "activations", "seed", "init", "bias_init"})
+NEW_WEIGHTS = frozenset({"inputs", "feature_map", "layers", "activations", "seed", "init", "bias_init"})
 
 
 @dataclass(frozen=True)
@@ -102,10 +102,7 @@ class Session:
             self.finished = self.trainer.done
 
     def _check(self, config):
-        features = self.dataset.X.shape[1]
-        if config.inputs != features:
-            raise ValueError(f"training.inputs: the network takes {config.inputs} inputs "
-                             f"but the data has {features} features")
+        config.check_inputs(self.dataset.X.shape[1])
         config.check_task(self.dataset.task)
 
     # --- the runs ----------------------------------------------------------------------------
@@ -211,12 +208,12 @@ class Session:
             spec = spec.replace(samples=PRESETS[spec.dataset][0])
         loaded = spec.load()
         ds = loaded[0]
-        config = self.config.replace(inputs=ds.X.shape[1])
+        config = self.config.for_inputs(ds.X.shape[1])
         if other:
             config = for_data(config, ds.task, None if spec.csv else spec.dataset,
                               new_task=ds.task != self.dataset.task)
         config.check_task(ds.task)
-        if config.inputs != self.config.inputs:
+        if (config.inputs, config.feature_map) != (self.config.inputs, self.config.feature_map):
             self.weights = None
         self.data, (self.dataset, self.train, self.test) = spec, loaded
         self.config = config

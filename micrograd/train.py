@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from . import features
 from .history import Epoch, History
 from .engine import total
 from .losses import LOSSES, penalty
@@ -137,8 +138,7 @@ class Trainer:
         instead of the ones drawn from the seed (an imported model); `past`: the Epochs that
         led there (the run goes on from the last one: its epoch count, time and stop reason)."""
         cfg.validate()
-        if train.X.shape[1] != cfg.inputs:
-            raise ValueError(f"the data has {train.X.shape[1]} features but the network takes {cfg.inputs} inputs")
+        cfg.check_inputs(train.X.shape[1])
         if len(train) == 0:
             raise ValueError("the training set is empty")
         self.cfg, self.run, self.task = cfg, run, train.task
@@ -160,6 +160,9 @@ class Trainer:
         self.targets = cfg.targets()  # (negative, positive) class targets
         self.threshold = cfg.threshold
         self.train, self.test = train, test if test is not None and len(test) else None
+        # The network's inputs, computed once: the data's own, or the features of cfg.feature_map.
+        self.X = features.apply(cfg.feature_map, train.X)
+        self.Xtest = features.apply(cfg.feature_map, self.test.X) if self.test else None
         self.Y = self._targets(train)
         self.Ytest = self._targets(self.test) if self.test else None
         self.shuffle = random.Random(self.seed)
@@ -232,7 +235,7 @@ class Trainer:
 
         test_loss = test_metric = None
         if self.test is not None:
-            test_loss, _, test_out = self._guarded(False, self.test.X, self.Ytest, part(0, tested))
+            test_loss, _, test_out = self._guarded(False, self.Xtest, self.Ytest, part(0, tested))
             test_metric = None if test_out is None else metric(self.task, test_out, self.test.y, self.threshold)
             if check is not None:
                 check(tested / work)
@@ -251,7 +254,7 @@ class Trainer:
         mean = LOSSES[self.cfg.loss][1] == "mean"
         for idx in batches:
             count = size if size < n else n
-            loss, grad, out = self._guarded(True, self.train.X[idx], self.Y[idx],
+            loss, grad, out = self._guarded(True, self.X[idx], self.Y[idx],
                                             part(tested + done, min(count, n - done)))
             done += len(out) if out is not None else 0
             if out is None or not np.isfinite(grad).all() or np.abs(grad).max() > MAX_GRADIENT:
@@ -338,8 +341,8 @@ class Trainer:
         return tuple(result)
 
     def predict(self, X):
-        """Model outputs (n, outputs) for inputs X (n, inputs)."""
-        X = np.asarray(X, dtype=float).reshape(-1, self.cfg.inputs)
+        """Model outputs (n, outputs) for the data's inputs X (n, cfg.data_inputs)."""
+        X = features.apply(self.cfg.feature_map, np.asarray(X, dtype=float).reshape(-1, self.cfg.data_inputs))
         return self.engine.loss(self.theta, X, np.zeros((len(X), 1)))[1]
 
 

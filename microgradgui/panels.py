@@ -14,6 +14,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from micrograd.config import ENGINES, MAX_EPOCHS, MAX_EVALS, MAX_LAYERS, MAX_WIDTH, RANGES, Config
 from micrograd.data import DATASETS, MAX_SAMPLES
+from micrograd.features import FEATURES, RAW, RAW_INPUTS, choice
 from micrograd.losses import LOSSES
 from micrograd.nn import ACTIVATIONS, BIAS_INITS, INITS
 from micrograd.optim import OPTIMIZERS, SCHEDULES
@@ -121,9 +122,11 @@ def _set_combo(combo, text):
 
 class DataPanel(QtWidgets.QGroupBox):
     """Data set, its parameters and a small preview; emits the edited data spec. `import_csv`:
-    the window's action its Import CSV button is bound to."""
+    the window's action its Import CSV button is bound to. The input features the network
+    takes (one toggle each, TensorFlow Playground's seven) emit the settings that choose them."""
 
     edited = QtCore.Signal(object)  # the new DataSpec
+    featuresEdited = QtCore.Signal(dict)  # Config settings for Session.edit: feature_map and inputs
 
     CSV_ITEM = "imported CSV"
 
@@ -149,6 +152,17 @@ class DataPanel(QtWidgets.QGroupBox):
         self.info = QtWidgets.QLabel()
         self.info.setObjectName("dataInfo")
         self.info.setWordWrap(True)
+        self.feature_toggles = {}
+        toggles = QtWidgets.QGridLayout()
+        toggles.setContentsMargins(0, 0, 0, 0)
+        toggles.setHorizontalSpacing(6)
+        toggles.setVerticalSpacing(0)
+        for i, f in enumerate(FEATURES.values()):
+            box = QtWidgets.QCheckBox(f.label)
+            box.setObjectName(f"featureToggle_{f.name}")
+            box.toggled.connect(lambda _, box=box: self._on_feature(box))
+            self.feature_toggles[f.name] = box
+            toggles.addWidget(box, i // 4, i % 4)
 
         form = _form()
         form.addRow("Data set", self.dataset)
@@ -156,6 +170,7 @@ class DataPanel(QtWidgets.QGroupBox):
         form.addRow("Noise", self.noise)
         form.addRow("Test ratio", self.test_ratio)
         form.addRow("Seed", self.seed)
+        form.addRow("Inputs", toggles)
         buttons = QtWidgets.QVBoxLayout()
         buttons.addWidget(self.regenerate)
         buttons.addWidget(self.import_csv)
@@ -173,6 +188,7 @@ class DataPanel(QtWidgets.QGroupBox):
         for w in (self.noise, self.test_ratio):
             w.valueChanged.connect(self._on_edit)
         self.regenerate.clicked.connect(self._on_regenerate)
+        self.sync_features([], RAW_INPUTS)  # the default: x1 and x2 as they are
 
     def _widgets(self):
         return (self.dataset, self.samples, self.noise, self.test_ratio, self.seed)
@@ -185,6 +201,28 @@ class DataPanel(QtWidgets.QGroupBox):
             changes.update(dataset=name, csv=None, label=None, samples=self.samples.value(),
                            noise=round(self.noise.value(), 4), seed=seed)
         self.edited.emit(self.spec.replace(**changes))
+
+    def _on_feature(self, box):
+        chosen = [name for name, b in self.feature_toggles.items() if b.isChecked()]
+        if not chosen:  # a network needs an input: the last one stays
+            with signals_blocked(box):
+                box.setChecked(True)
+            return
+        self.featuresEdited.emit(choice(chosen, self.data_inputs))
+
+    def sync_features(self, feature_map, width):
+        """Show the features of `feature_map` (a Config's; [] shows x1, x2) for data of `width`
+        inputs; features need two (x1, x2), so on other data the toggles are off and disabled."""
+        self.data_inputs = width
+        shown = set(feature_map or RAW) if width == RAW_INPUTS else set()
+        tip = ("Input the network takes, computed from x1, x2 (the data and the plot keep x1, x2)"
+               if width == RAW_INPUTS else f"Input features are computed from 2 inputs (x1, x2); "
+                                           f"this data has {width}")
+        for name, box in self.feature_toggles.items():
+            with signals_blocked(box):
+                box.setChecked(name in shown)
+            box.setEnabled(width == RAW_INPUTS)
+            box.setToolTip(tip)
 
     def _on_regenerate(self):
         self.seed.setValue(self.seed.value() + 1)  # new points; for a CSV, a new split of the same file

@@ -91,6 +91,31 @@ def test_info(capsys, model_path):
     assert "moons" in out and "epochs exhausted after 6 epochs" in out and "accuracy" in out
 
 
+def test_features_train_predict_and_info(capsys, tmp_path):
+    path = tmp_path / "f.json"
+    rc, out, err = run_cli(capsys, "train", "--dataset", "circles", "--layers", "none", "--features",
+                           "x1, x2,x1sq,x2sq", "--epochs", "5", "--out", path)
+    assert rc == 0, err
+    assert err.startswith("training 4 features (x1, x2, x1sq, x2sq) -> 1 linear on circles")
+    m = modelfile.load(path)
+    assert m.feature_map == ["x1", "x2", "x1sq", "x2sq"] and m.inputs == 2
+    rc, out, err = run_cli(capsys, "predict", path, "--x", "0.5,-0.2", "--x", "-1,0.75")
+    assert rc == 0, err
+    header, rows = parse_predictions(out)
+    assert header == ["x1", "x2", "output", "class"]  # the data's inputs: the map is the model's business
+    assert [float(r[2]) for r in rows] == m.predict([[0.5, -0.2], [-1, 0.75]])[:, 0].tolist()
+    rc, out, _ = run_cli(capsys, "predict", path, "--x", "1,2,3,4")
+    assert rc == 2
+    rc, out, _ = run_cli(capsys, "info", path)
+    assert "architecture  4 features (x1, x2, x1sq, x2sq) -> 1 linear" in out and "inputs x1, x2 -> y" in out
+
+
+def test_features_x1_x2_are_no_map(capsys, tmp_path):
+    path = tmp_path / "raw.json"
+    assert run_cli(capsys, "train", "--features", "x1,x2", *FAST, "--out", path)[0] == 0
+    assert modelfile.load(path).feature_map == [] and "feature_map" not in path.read_text()
+
+
 def test_subprocess_train_then_predict_matches(tmp_path, capsys):
     path = tmp_path / "sub.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -233,6 +258,10 @@ BAD = [  # (argv with {model}/{garbage}/{badcsv}/{tmp} placeholders, text the me
     (["train", "--layers", "4,4", "--activation", "relu,tanh,relu"], "3 activations for 2 hidden layers"),
     (["train", "--activation", "gelu"], "unknown activation 'gelu'"),
     (["train", "--dataset", "sine", "--loss", "hinge"], "--loss: hinge needs classification data"),
+    (["train", "--features", "x1,cosx1"], "--features: unknown feature 'cosx1'; choose from x1, x2, x1sq"),
+    (["train", "--features", "x1sq,x1sq"], "--features: the feature 'x1sq' is given twice"),
+    (["train", "--dataset", "sine", "--features", "x1sq"], "--features: input features are computed from 2 inputs "
+                                                           "(x1, x2), but the data has 1"),
     (["train", "--out", "{tmp}/no/such/dir/m.json"], "does not exist"),
     (["train", "--out", "{tmp}"], "is a directory"),
     (["predict", "{tmp}/none.json", "--x", "1,2"], "none.json: file not found"),

@@ -28,7 +28,7 @@ def reference_moons(n, noise, seed):
 # --- built-in data sets ------------------------------------------------------
 
 def test_names_partition():
-    assert DATASETS == ("moons", "circles", "xor", "gaussian", "spiral", "plane", "sine")
+    assert DATASETS == ("moons", "circles", "xor", "gaussian", "spiral", "plane", "sine", "bumps")
     assert set(CLASSIFICATION) | set(REGRESSION) == set(DATASETS)
     assert not set(CLASSIFICATION) & set(REGRESSION)
 
@@ -105,6 +105,35 @@ def test_gaussian_blob_centres():
     ds = make_dataset("gaussian", 4000, 0.0, seed=1)
     assert np.allclose(ds.X[ds.y == 0].mean(axis=0), [-1, -1], atol=0.05)
     assert np.allclose(ds.X[ds.y == 1].mean(axis=0), [1, 1], atol=0.05)
+
+
+def reference_bumps(X):
+    """TensorFlow Playground's six bumps (dataset.ts, regressGaussian: centres (-4, 0, 4) x
+    (2.5, -2.5) on [-6, 6], signs alternating), scaled by 1/3 to our square, as gaussians of
+    height 2 and standard deviation 0.5 summed."""
+    y = np.zeros(len(X))
+    for cx, cy, sign in [(-4, 2.5, 1), (0, 2.5, -1), (4, 2.5, 1), (-4, -2.5, -1), (0, -2.5, 1), (4, -2.5, -1)]:
+        y += 2.0 * sign * np.exp(-((X[:, 0] - cx / 3) ** 2 + (X[:, 1] - cy / 3) ** 2) / (2 * 0.5 ** 2))
+    return y
+
+
+def test_bumps_are_the_playgrounds_multi_gaussian():
+    ds = make_dataset("bumps", 2000, 0.0, seed=3)
+    assert ds.task == "regression" and np.abs(ds.X).max() <= 2.0
+    np.testing.assert_allclose(ds.y, reference_bumps(ds.X), rtol=1e-12, atol=1e-12)
+    # a checkerboard: the same across x1 = 0, the opposite across x2 = 0
+    mirrored = np.column_stack([-ds.X[:, 0], ds.X[:, 1]])
+    flipped = np.column_stack([ds.X[:, 0], -ds.X[:, 1]])
+    np.testing.assert_allclose(reference_bumps(mirrored), ds.y, atol=1e-12)
+    np.testing.assert_allclose(reference_bumps(flipped), -ds.y, atol=1e-12)
+    peaks = np.array([[-4 / 3, 5 / 6], [0, 5 / 6], [4 / 3, 5 / 6]])
+    assert np.all(np.abs(reference_bumps(peaks)) > 1.8) and list(np.sign(reference_bumps(peaks))) == [1, -1, 1]
+
+
+def test_bumps_noise_goes_to_the_target():
+    clean, noisy = make_dataset("bumps", 200, 0.0, seed=1), make_dataset("bumps", 200, 0.3, seed=1)
+    assert np.array_equal(clean.X, noisy.X)
+    assert 0.2 < np.std(noisy.y - clean.y) < 0.4
 
 
 def test_spiral_noise_free_arms():

@@ -589,6 +589,37 @@ def test_data_panel_regenerates(win, qtbot):
     assert epoch_of(win) == 1
 
 
+def test_feature_toggles_choose_the_networks_inputs_through_the_session(qtbot):
+    """The data panel alone, wired to a session as the window wires its other edits: each toggle
+    emits the settings for Session.edit, and the session's configuration syncs back."""
+    from micrograd.features import NAMES
+    from microgradgui.panels import DataPanel
+    panel = DataPanel(QtGui.QAction("Import CSV"))
+    qtbot.addWidget(panel)
+    session = Session(Config(layers=[1], activations=["linear"], epochs=3), DataSpec("circles", samples=40))
+    edits = []
+    panel.featuresEdited.connect(lambda changes: (edits.append(changes), session.edit(**changes),
+                                                  panel.sync_features(session.config.feature_map, 2)))
+    panel.sync_features(session.config.feature_map, 2)
+    box = {name: panel.findChild(QtWidgets.QCheckBox, f"featureToggle_{name}") for name in NAMES}
+    assert [name for name in NAMES if box[name].isChecked()] == ["x1", "x2"]  # no map: x1, x2 as they are
+    assert [box[name].text() for name in NAMES] == ["x1", "x2", "x1²", "x2²", "x1·x2", "sin(x1)", "sin(x2)"]
+    box["x1sq"].click()
+    box["x2sq"].click()
+    assert edits[-1] == {"feature_map": ["x1", "x2", "x1sq", "x2sq"], "inputs": 4}
+    assert session.config.feature_map == ["x1", "x2", "x1sq", "x2sq"] and session.trainer.weights()[0][0].shape == (1, 4)
+    box["x1sq"].click()
+    box["x2sq"].click()  # back to x1, x2: no map, the configuration of before
+    assert edits[-1] == {"feature_map": [], "inputs": 2}
+    assert (session.config.feature_map, session.config.inputs) == ([], 2)
+    box["x1"].click()
+    box["x2"].click()  # the last input cannot go
+    assert box["x2"].isChecked() and edits[-1] == {"feature_map": ["x2"], "inputs": 1}
+    panel.sync_features([], 1)  # data of one input (sine): no features
+    assert not any(b.isEnabled() or b.isChecked() for b in box.values())
+    assert "computed from 2 inputs (x1, x2); this data has 1" in box["x1sq"].toolTip()
+
+
 # --- settings and shutdown ---------------------------------------------------------------
 
 def test_settings_restore_last_configuration(qtbot, tmp_path):
@@ -889,7 +920,7 @@ def test_export_as_onnx(win, qtbot, tmp_path):
     assert win.dialogs.errors and "could not write" in win.dialogs.errors[0][1]
 
 
-@pytest.mark.parametrize("name", ["moons", "circles", "xor", "gaussian", "spiral", "plane", "sine"])
+@pytest.mark.parametrize("name", ["moons", "circles", "xor", "gaussian", "spiral", "plane", "sine", "bumps"])
 def test_every_built_in_set_trains_on_what_choosing_it_sets(win, qtbot, name):
     """Nothing but the data set chosen: its points, loss, output, learning rate and epochs come
     with it (the same presets as `micrograd train --dataset NAME`), and the run reaches the

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from micrograd import data, modelfile
+from micrograd import data, features, modelfile
 from micrograd.data import make_dataset, split
 from micrograd.modelfile import ModelFileError
 from micrograd.config import MAX_LAYERS, MAX_WIDTH, Config, DataSpec
@@ -146,7 +146,7 @@ def doc_loader():
     text = DOC.read_text(encoding="utf-8")
     section = text.split("## Loading it in plain numpy", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    assert len(code.splitlines()) <= 22, "the documented loader should stay short"
+    assert len(code.splitlines()) <= 25, "the documented loader should stay short"
     ns = {}
     exec(compile(code, str(DOC), "exec"), ns)
     return ns["load_model"]
@@ -171,6 +171,105 @@ def test_documented_numpy_loader_matches(tmp_path, acts):
     theirs = np.array([predict(x) for x in ds.X])
     np.testing.assert_allclose(theirs, ours, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(theirs, t.predict(ds.X)[:, 0], rtol=1e-12, atol=1e-12)
+
+
+# --- input features: the optional feature map ------------------------------------
+
+BEFORE_FEATURES = Path(__file__).resolve().parent / "files" / "model-before-features.json"
+MAP = ["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2"]
+
+
+@pytest.fixture(scope="module")
+def mapped(tmp_path_factory):
+    """A model trained on all seven features of the moons' x1, x2, saved: (trainer, data, path)."""
+    ds = make_dataset("moons", 40, 0.1, 0)
+    t = Trainer(Config(inputs=len(MAP), feature_map=MAP, layers=[4, 1], activations=["tanh", "linear"],
+                       epochs=3, bias_init="uniform"), ds)
+    while not t.done:
+        t.step()
+    return t, ds, modelfile.save_trainer(tmp_path_factory.mktemp("mapped") / "m.json", t, ds)
+
+
+def test_a_file_written_before_features_loads_predicts_and_saves_unchanged(tmp_path):
+    m = modelfile.load(BEFORE_FEATURES)
+    assert m.feature_map == [] and m.inputs == 2 and m.features == ["x1", "x2"]
+    X = make_dataset("circles", 40, 0.1, 1).X
+    h = X
+    for (W, b), act in zip(m.weights, m.activations):
+        h = np.maximum(h @ W.T + b, 0.0) if act == "relu" else h @ W.T + b
+    np.testing.assert_array_equal(m.predict(X), h)
+    modelfile.save(tmp_path / "again.json", m)
+    assert (tmp_path / "again.json").read_bytes() == BEFORE_FEATURES.read_bytes()
+
+
+def test_a_model_without_a_map_writes_no_map(saved):
+    assert "feature_map" not in saved.read_text()  # readers from before the field still load it
+
+
+def test_the_map_is_saved_and_applied(mapped):
+    t, ds, path = mapped
+    doc = json.loads(Path(path).read_text())
+    assert doc["architecture"]["feature_map"] == MAP and doc["architecture"]["inputs"] == 7
+    assert doc["training"]["feature_map"] == MAP and doc["data"]["features"] == ["x1", "x2"]
+    m = modelfile.load(path)
+    assert m.config == t.cfg and m.feature_map == MAP and m.inputs == 2 and m.features == ["x1", "x2"]
+    np.testing.assert_allclose(m.predict(ds.X), t.predict(ds.X), rtol=1e-12, atol=1e-12)
+    assert m.predict(ds.X[0]).shape == (1, 1)
+    with pytest.raises(ValueError, match="the model takes 2 inputs"):
+        m.predict(np.zeros((3, 7)))
+    mlp = m.to_mlp()  # the network itself: it takes the features
+    outs = [mlp(x).data for x in features.apply(MAP, ds.X).tolist()]
+    np.testing.assert_allclose(outs, m.predict(ds.X)[:, 0], rtol=1e-12, atol=1e-12)
+
+
+def test_documented_numpy_loader_applies_the_map(mapped):
+    t, ds, path = mapped
+    predict = doc_loader()(path)
+    theirs = np.array([predict(x) for x in ds.X])
+    np.testing.assert_allclose(theirs, modelfile.load(path).predict(ds.X)[:, 0], rtol=1e-12, atol=1e-12)
+
+
+def test_the_format_documents_every_feature():
+    text = DOC.read_text(encoding="utf-8")
+    for name in features.NAMES:
+        assert f"| `{name}`" in text and f'"{name}":' in text  # in the table and in the numpy loader
+
+
+BAD_MAPS = [  # (id, mutation of a good document with a feature map, text the message must contain)
+    ("unknown", lambda d: d["architecture"]["feature_map"].__setitem__(6, "cosx1"),
+     "architecture.feature_map: unknown feature 'cosx1'; choose from x1, x2"),
+    ("twice", lambda d: d["architecture"]["feature_map"].__setitem__(6, "x1"),
+     "architecture.feature_map: the feature 'x1' is given twice"),
+    ("count", lambda d: d["architecture"]["feature_map"].pop(),
+     "architecture.feature_map: expected 7 feature names (one per input), got 6"),
+    ("not-list", lambda d: d["architecture"].update(feature_map="x1sq"),
+     "architecture.feature_map: expected a list, got a string"),
+    ("training-lacks-it", lambda d: d["training"].pop("feature_map"),
+     "training.feature_map: [] does not match the architecture's feature map"),
+    ("training-differs", lambda d: d["training"]["feature_map"].reverse(),
+     "training.feature_map: ['sinx2', 'sinx1'"),
+    ("data-width", lambda d: d["data"].update(features=MAP),
+     "data.features: expected a list of 2 names (one per input of the data)"),
+]
+
+
+@pytest.mark.parametrize("mutation,expect", [b[1:] for b in BAD_MAPS], ids=[b[0] for b in BAD_MAPS])
+def test_bad_feature_maps_are_refused_naming_the_field(mapped, tmp_path, mutation, expect):
+    doc = json.loads(Path(mapped[2]).read_text())
+    mutation(doc)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError) as e:
+        modelfile.load(path)
+    assert str(e.value).startswith(f"{path}: {expect}"), str(e.value)
+
+
+def test_a_map_on_a_file_without_one_is_refused(saved):
+    doc = good_doc(saved)
+    doc["architecture"]["feature_map"] = ["x1sq", "x2sq"]  # the network takes 2 inputs: the count fits
+    saved.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match=r"training.feature_map: \[\] does not match"):
+        modelfile.load(saved)
 
 
 # --- atomic writes -------------------------------------------------------------

@@ -2,6 +2,7 @@
 `micrograd predict`, from the command line and from the function the window calls."""
 import csv
 import io
+import json
 import re
 import sys
 from pathlib import Path
@@ -66,6 +67,54 @@ def test_the_graph_is_standard_float64_onnx(tmp_path, saved):
     assert ops.count("Gemm") == 3 and "Tanh" in ops and "Sigmoid" in ops and "Max" in ops
     props = {p.key: p.value for p in model.metadata_props}
     assert props["features"] == '["x1", "x2"]' and props["activations"] == '["leaky_relu", "silu", "tanh"]'
+
+
+@pytest.fixture(scope="module")
+def mapped(tmp_path_factory):
+    """A model on all seven features of x1, x2, in a shuffled order, trained and saved."""
+    ds = make_dataset("plane", 40, 0.1, 3)
+    names = ["sinx2", "x1x2", "x2", "x1sq", "sinx1", "x1", "x2sq"]
+    t = Trainer(Config(inputs=7, feature_map=names, layers=[5, 1], activations=["tanh", "linear"], loss="mse",
+                       epochs=3, bias_init="uniform"), ds)
+    while not t.done:
+        t.step()
+    return modelfile.load(modelfile.save_trainer(tmp_path_factory.mktemp("onnx") / "mapped.json", t, ds))
+
+
+def test_the_feature_map_stage_gives_predicts_outputs(tmp_path, mapped):
+    path = onnx_export.save(tmp_path / "m.onnx", mapped.weights, mapped.activations, mapped.features,
+                            mapped.feature_map)
+    X = random_inputs(300, 2, seed=5)
+    np.testing.assert_allclose(run(path, X), mapped.predict(X), rtol=1e-9, atol=1e-9)
+    model = onnx.load(path)
+    (x,) = model.graph.input
+    assert [d.dim_value for d in x.type.tensor_type.shape.dim] == [0, 2]  # the data's x1, x2
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("Gather") == 2 and ops.count("Sin") == 2 and ops.count("Mul") == 3 and "Concat" in ops
+    assert {p.key: p.value for p in model.metadata_props}["feature_map"] == json.dumps(mapped.feature_map)
+
+
+def test_the_command_line_exports_the_map_as_predict_applies_it(tmp_path, mapped, capsys):
+    out = tmp_path / "m.onnx"
+    assert cli.main(["export", str(mapped.path), "--out", str(out)]) == 0
+    X = random_inputs(25, 2, seed=6)
+    args = [a for x in X.tolist() for a in ("--x", ",".join(map(repr, x)))]
+    capsys.readouterr()
+    assert cli.main(["predict", str(mapped.path), *args]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(rows[0]) == ["x1", "x2", "output"]
+    np.testing.assert_allclose(run(out, X), [[float(r["output"])] for r in rows], rtol=1e-9, atol=1e-9)
+
+
+def test_a_feature_map_that_does_not_fit_is_refused(tmp_path):
+    weights = [([[1.0, 2.0, 3.0]], [0.0])]
+    with pytest.raises(onnx_export.ExportError, match="2 features in the feature map for a first layer of 3 inputs"):
+        onnx_export.save(tmp_path / "m.onnx", weights, ["relu"], None, ["x1", "x2"])
+    with pytest.raises(onnx_export.ExportError, match="feature map: unknown feature 'cosx1'"):
+        onnx_export.save(tmp_path / "m.onnx", weights, ["relu"], None, ["x1", "x2", "cosx1"])
+    with pytest.raises(onnx_export.ExportError, match="3 feature names for 2 inputs"):
+        onnx_export.save(tmp_path / "m.onnx", weights, ["relu"], ["a", "b", "c"], ["x1", "x2", "x1sq"])
+    assert not list(tmp_path.iterdir())
 
 
 def test_every_activation_has_an_onnx_form():

@@ -205,7 +205,7 @@ def test_regression_r2_improves(name):
 
 
 def test_trainer_refuses_mismatched_data():
-    with pytest.raises(ValueError, match="1 features but the network takes 2 inputs"):
+    with pytest.raises(ValueError, match="training.inputs: the network takes 2 inputs but the data has 1 features"):
         Trainer(Config(), make_dataset("sine", 10))
 
 

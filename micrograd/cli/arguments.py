@@ -6,6 +6,7 @@ import math
 
 from ..config import ENGINES, PRESETS, Config, DataSpec, for_data
 from ..data import DATASETS
+from ..features import NAMES, normalized
 from ..losses import LOSSES
 from ..nn import ACTIVATIONS, BIAS_INITS, INITS
 from ..onnx_export import FORMATS
@@ -59,7 +60,7 @@ def build_parser():
     which.add_argument("--csv", metavar="FILE", help="CSV file: numeric features and a label column")
     src.add_argument("--label", metavar="COLUMN", help="label column of --csv (default: the last one)")
     src.add_argument("--samples", type=int, help="points in a built-in dataset (default: the data set's, "
-                                                 "100; 300 for spiral)")
+                                                 "100; 300 for spiral and bumps)")
     src.add_argument("--noise", type=float, default=0.1, help="noise of a built-in dataset (default: 0.1)")
     src.add_argument("--test-ratio", type=float, default=0.2, help="share held out for testing (default: 0.2)")
     src.add_argument("--seed", type=int, default=0,
@@ -69,6 +70,9 @@ def build_parser():
                                                        "(default: 16,16; 'none' for a linear model)")
     net.add_argument("--activation", help=f"hidden activation, or one per hidden layer like relu,tanh "
                                           f"({', '.join(ACTIVATIONS)}; default: relu, tanh for regression)")
+    net.add_argument("--features", help=f"the network's inputs, computed from the data's x1, x2: comma-separated, "
+                                        f"from {', '.join(NAMES)} (x1sq is x1 squared, x1x2 the product, sinx1 "
+                                        f"sin(x1)), e.g. x1sq,x2sq; 2-input data only (default: x1,x2 as they are)")
     net.add_argument("--output-activation", choices=ACTIVATIONS, default="linear", help="default: linear")
     net.add_argument("--init", choices=INITS, default="auto",
                      help="initial weights: uniform (micrograd's U(-1, 1)), xavier, he, or auto: "
@@ -86,7 +90,7 @@ def build_parser():
     opt.add_argument("--l1", type=float, default=0.0, help="L1 penalty weight (default: 0)")
     opt.add_argument("--l2", type=float, default=1e-4, help="L2 penalty weight (default: 1e-4)")
     opt.add_argument("--epochs", type=int, help="0 trains until Ctrl-C (default: the data set's, 300; "
-                                                "1000 for spiral, 500 for plane and sine)")
+                                                "1000 for spiral and bumps, 500 for plane and sine)")
     opt.add_argument("--batch-size", type=int, default=0, help="0 for the full batch (default)")
     opt.add_argument("--tolerance", type=float, default=0.0, help="stop once the train loss is at or below it")
     opt.add_argument("--evals", type=int, default=1, help="independent runs with seeds seed..seed+evals-1; "
@@ -150,10 +154,12 @@ def config(a, ds, spec):
     """The `Config` the flags describe, for the loaded `Dataset` ds of `spec`: what a flag leaves
     out is what choosing the data set sets in the window (config.for_data)."""
     hidden = _sizes(a.layers)
+    feature_map = normalized(name.strip() for name in a.features.split(",")) if a.features else []
     try:
-        base = for_data(Config(inputs=ds.X.shape[1], layers=hidden + [1], activations=["relu"] * (len(hidden) + 1)),
-                        ds.task, None if spec.csv else spec.dataset)
-    except ValueError as e:  # the sizes
+        base = for_data(Config(inputs=len(feature_map) or ds.X.shape[1], feature_map=feature_map, layers=hidden + [1],
+                               activations=["relu"] * (len(hidden) + 1)), ds.task, None if spec.csv else spec.dataset)
+        base.check_inputs(ds.X.shape[1])
+    except ValueError as e:  # the sizes, the features
         raise _flag_error(e) from None
     acts = [s.strip() for s in a.activation.split(",")] if a.activation else base.activations[:-1]
     if len(acts) == 1:
@@ -183,6 +189,6 @@ def _flag_error(e):
     section, dot, rest = msg.partition(".")
     if dot and section in ("training", "data") and ":" in rest:
         name, tail = rest.split(":", 1)
-        flag = {"split_seed": "seed", "dataset": "dataset"}.get(name, name)
+        flag = {"split_seed": "seed", "dataset": "dataset", "feature_map": "features"}.get(name, name)
         msg = f"--{flag.replace('_', '-')}:{tail}"
     return UsageError(msg)

@@ -91,7 +91,8 @@ def _print_summary(out, best, summary, task, interrupted):
 
 
 def _arch(cfg):
-    return " -> ".join([str(cfg.inputs)] + [f"{n} {a}" for n, a in zip(cfg.layers, cfg.activations)])
+    inputs = f"{cfg.inputs} features ({', '.join(cfg.feature_map)})" if cfg.feature_map else str(cfg.inputs)
+    return " -> ".join([inputs] + [f"{n} {a}" for n, a in zip(cfg.layers, cfg.activations)])
 
 
 # --- predict / info ----------------------------------------------------------
@@ -169,7 +170,7 @@ def info(a, out, err):
 def export(a, out, err):
     m = modelfile.load(a.model)
     try:
-        onnx_export.save(a.out, m.weights, m.activations, m.features)
+        onnx_export.save(a.out, m.weights, m.activations, m.features, m.feature_map)
     except onnx_export.ExportError as e:
         err.write(f"{PROG}: error: {e}\n")
         return EXIT_FAIL

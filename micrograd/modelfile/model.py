@@ -26,7 +26,13 @@ class Model:
 
     @property
     def inputs(self):
-        return self.config.inputs
+        """The inputs `predict` takes: the data's (two, x1 and x2, under a feature map)."""
+        return self.config.data_inputs
+
+    @property
+    def feature_map(self):
+        """The features the network computes from x1, x2 (features.NAMES); [] for none."""
+        return list(self.config.feature_map)
 
     @property
     def layers(self):
@@ -54,13 +60,14 @@ class Model:
         return sum(W.size + b.size for W, b in self.weights)
 
     def predict(self, X):
-        """Outputs (n, outputs) for inputs X (n, inputs) or one sample (inputs,), in plain numpy."""
+        """Outputs (n, outputs) for inputs X (n, inputs) or one sample (inputs,), in plain numpy;
+        the feature map, if any, is applied first."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X.reshape(1, -1)
         if X.ndim != 2 or X.shape[1] != self.inputs:
             raise ValueError(f"the model takes {self.inputs} inputs, got data shaped {X.shape}")
-        return forward(self.weights, self.config.activations, X)
+        return forward(self.weights, self.config.activations, X, self.config.feature_map)
 
     @property
     def threshold(self):
@@ -81,7 +88,8 @@ class Model:
         return [names[k] if k >= 0 else None for k in self.classify(X)]
 
     def to_mlp(self):
-        """A micrograd `MLP` with these weights (for gradients, graphs, further training)."""
+        """A micrograd `MLP` with these weights (for gradients, graphs, further training). It takes
+        the network's inputs: under a feature map, `features.apply(model.feature_map, X)`."""
         mlp = self.config.model()
         mlp.load_weights([(W.tolist(), b.tolist()) for W, b in self.weights])
         return mlp

@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 
+from .. import features
 from ..config import MAX_LAYERS, MAX_WIDTH, Config, is_finite
 from ..history import History
 from ..nn import ACTIVATIONS
@@ -45,15 +46,22 @@ class Repeated(dict):
 def to_document(model):
     """The JSON document (version 1) for a `Model`."""
     cfg = model.config
+    architecture = {"inputs": cfg.inputs, "layers": [{"size": n, "activation": a}
+                                                     for n, a in zip(cfg.layers, cfg.activations)]}
+    training = cfg.to_dict()
+    # The feature map only where there is one: a model without one is the file written before
+    # the field existed, which readers from before it still load.
+    if cfg.feature_map:
+        architecture["feature_map"] = list(cfg.feature_map)
+    else:
+        del training["feature_map"]
     return {
         "format": FORMAT,
         "version": VERSION,
-        "architecture": {"inputs": cfg.inputs,
-                         "layers": [{"size": n, "activation": a}
-                                    for n, a in zip(cfg.layers, cfg.activations)]},
+        "architecture": architecture,
         "parameters": [{"weights": np.asarray(W, dtype=np.float64).tolist(),
                         "biases": np.asarray(b, dtype=np.float64).tolist()} for W, b in model.weights],
-        "training": cfg.to_dict(),
+        "training": training,
         "data": plain(model.data),
         "metrics": plain(model.metrics),
         "history": decimate(plain(model.history)),
@@ -296,10 +304,16 @@ def from_document(doc):
 
     # architecture
     arch = _obj(doc["architecture"], "architecture")
-    extra = sorted(set(arch) - {"inputs", "layers"})
+    extra = sorted(set(arch) - {"inputs", "feature_map", "layers"})
     _need(not extra, _child("architecture", extra[0]) if extra else "", "unknown field")
     _need("inputs" in arch, "architecture.inputs", "missing")
     nin = _int(arch["inputs"], "architecture.inputs", 1, MAX_WIDTH)
+    feature_map = arch.get("feature_map", [])
+    _need(isinstance(feature_map, list), "architecture.feature_map", f"expected a list, got {_type(feature_map)}")
+    problem = features.problem(feature_map)
+    _need(problem is None, "architecture.feature_map", problem)
+    _need(not feature_map or len(feature_map) == nin, "architecture.feature_map",
+          f"expected {nin} feature names (one per input), got {len(feature_map)}")
     _need("layers" in arch, "architecture.layers", "missing")
     layers = arch["layers"]
     _need(isinstance(layers, list), "architecture.layers", f"expected a list, got {_type(layers)}")
@@ -351,6 +365,8 @@ def from_document(doc):
     # training: the settings, which must describe the same network
     cfg = training_config(_obj(doc["training"], "training"))
     _need(cfg.inputs == nin, "training.inputs", f"{cfg.inputs} does not match architecture.inputs {nin}")
+    _need(cfg.feature_map == feature_map, "training.feature_map",
+          f"{cfg.feature_map} does not match the architecture's feature map {feature_map}")
     _need(list(cfg.layers) == sizes, "training.layers",
           f"{cfg.layers} does not match the architecture's layer sizes {sizes}")
     _need(list(cfg.activations) == acts, "training.activations",
@@ -364,9 +380,10 @@ def from_document(doc):
               f"expected one of {', '.join(TASKS)}, got {_short(task) if isinstance(task, str) else _type(task)}")
     if "features" in data:
         f = data["features"]
-        _need(isinstance(f, list) and len(f) == nin and all(isinstance(x, str) for x in f),
-              "data.features", f"expected a list of {nin} names (one per input)")
-        _need(len(set(f)) == nin, "data.features", "a name appears twice")
+        width = cfg.data_inputs  # the data's inputs: under a feature map, the two it is computed from
+        _need(isinstance(f, list) and len(f) == width and all(isinstance(x, str) for x in f),
+              "data.features", f"expected a list of {width} names (one per input of the data)")
+        _need(len(set(f)) == width, "data.features", "a name appears twice")
     if "label" in data:
         _need(isinstance(data["label"], str), "data.label", f"expected a string, got {_type(data['label'])}")
     if "classes" in data:
