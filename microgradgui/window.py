@@ -182,6 +182,7 @@ class MainWindow(QtWidgets.QMainWindow):
         tp.edited.connect(lambda name, value: self._edit(**{name: value}))
         tp.paceChanged.connect(self._on_pace)
         self.network_view.parameterEdited.connect(self._on_parameter_edited)
+        self.data_panel.featuresEdited.connect(lambda changes: self._edit(**changes))
 
     def _build_menus(self):
         drawn = [v for v in self.views if v is not self.training_panel.status]
@@ -319,6 +320,7 @@ class MainWindow(QtWidgets.QMainWindow):
         train = self.session.train
         self.network_panel.sync(cfg, min(cfg.batch_size, len(train)) if cfg.batch_size else len(train))
         self.training_panel.sync(cfg)
+        self.data_panel.sync_features(cfg.feature_map, self.session.dataset.X.shape[1])
 
     def _edit(self, **changes):
         """A setting changed in a panel: the session says whether the run goes on or restarts."""
@@ -550,7 +552,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 path += ".onnx"
             run = self.session.best()
             try:
-                onnx_export.save(path, run.weights(), run.cfg.activations, self.session.dataset.features)
+                onnx_export.save(path, run.weights(), run.cfg.activations, self.session.dataset.features,
+                                 run.cfg.feature_map)
             except onnx_export.ExportError as e:
                 self.dialogs.error("Export failed", str(e))
                 return

@@ -1148,3 +1148,26 @@ def test_every_neuron_shows_what_it_computes(win, qtbot):
     win.data_panel.dataset.setCurrentText("sine")  # one input: no plane to draw over
     win.network_panel.spin(0).setValue(3)
     assert view.thumbnail_size() == 0
+
+
+def test_input_features_let_a_single_neuron_separate_the_circles(win, qtbot):
+    win.data_panel.dataset.setCurrentText("circles")
+    while win.network_panel.hidden:
+        win.findChild(QtWidgets.QToolButton, "removeLayerButton0").click()
+    for name in ("x1sq", "x2sq"):
+        win.findChild(QtWidgets.QCheckBox, f"featureToggle_{name}").click()
+    cfg = win.session.config
+    assert cfg.feature_map == ["x1", "x2", "x1sq", "x2sq"] and cfg.inputs == 4 and cfg.layers == [1]
+    view = win.network_view
+    assert view.neuron_count() == 4 + 1
+    assert view.tooltip_at(view.neuron_center(0, 2)) == "input x1²"
+    assert view.thumbnail_size() > 0
+X
+    assert image is not None and image.height() >= 4 * view.thumbnail_size()
+    win.findChild(QtWidgets.QComboBox, "paceControl").setCurrentText("max")
+    win.train_button.click()
+    qtbot.waitUntil(lambda: win.session.finished and not win.running, timeout=TIMEOUT)
+    assert win.session.trainer.history[-1].test_metric >= 0.95
+    # the decision surface evaluates the model through the features: a closed boundary
+    Z = win.decision_plot.grid_values()
+    assert (Z[40, 40] > cfg.threshold) != (Z[0, 0] > cfg.threshold)  # inside vs a corner

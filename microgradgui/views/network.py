@@ -22,6 +22,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from micrograd.features import FEATURES, apply
 from micrograd.predict import layer_outputs
 
 from .base import LiveView
@@ -85,6 +86,7 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         self._scales = None  # per layer: |w| drawn at full width and colour
         self._pens = self._brushes = None
         self._plane = None         # (xs, ys, X) of the thumbnails' grid, or None (not 2 inputs)
+        self._feature_map = []     # the network's inputs computed from the data's x1, x2 (or none)
         self._threshold = 0.0
         self._thumb = 0            # thumbnail size in pixels (0: plain circles)
         self._thumb_items: list[QtWidgets.QGraphicsPixmapItem] = []  # per column
@@ -102,7 +104,8 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
 
     # --- the view protocol --------------------------------------------------------------
     def prepare(self, setup) -> None:
-        self.set_architecture(*setup.config.architecture)
+        self._feature_map = list(setup.config.feature_map)
+        self.set_architecture(*setup.config.architecture, names=[FEATURES[n].label for n in self._feature_map])
         self._threshold = setup.threshold
         two = setup.train.X.shape[1] == 2
         self._bounds = data_bounds(setup.train, setup.test)
@@ -124,8 +127,9 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         self.card.bias.setEnabled(self._editable)
 
     # --- public API -------------------------------------------------------------------
-    def set_architecture(self, inputs: int, layers: list[int], activations: list[str]) -> None:
-        arch = (int(inputs), tuple(layers), tuple(activations))
+    def set_architecture(self, inputs: int, layers: list[int], activations: list[str], names=()) -> None:
+        """`names`: the input nodes' labels (input features), else x1, x2, ..."""
+        arch = (int(inputs), tuple(layers), tuple(activations), tuple(names))
         self._scales = None
         if arch == self._arch:
             return
@@ -174,7 +178,8 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
             if c:
                 self._bias_step.append(np.zeros(n, dtype=np.int64))
             if c == 0:
-                caption = (f"{inputs} input" + ("s" if inputs > 1 else ""), f"inputs\n{inputs}")
+                what = "feature" if names else "input"
+                caption = (f"{inputs} {what}" + ("s" if inputs > 1 else ""), f"{what}s\n{inputs}")
             else:
                 act = activations[c - 1] if c - 1 < len(activations) else ""
                 act = ("out " + act) if c == len(sizes) - 1 else act
@@ -342,8 +347,8 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         if not on:
             return
         xs, ys, X = self._plane
-        outputs = layer_outputs(self._weights, self._arch[2], X)
-        columns = [(X - (X.max(0) + X.min(0)) / 2) / ((X.max(0) - X.min(0)) / 2)]  # inputs: -1..1
+        outputs = layer_outputs(self._weights, self._arch[2], X, self._feature_map)
+        columns = [_to_unit(apply(self._feature_map, X))]  # the inputs (or features): -1..1 over the plane
         for out in outputs[:-1]:  # each hidden neuron on its own scale: where it fires, and how
             with np.errstate(invalid="ignore", divide="ignore"):
                 peak = np.nanmax(np.abs(out), axis=0, initial=0.0)
@@ -412,7 +417,7 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         self._card_neuron = kind
         image = self._neuron_image(kind)
         if kind[0] == "input":
-            self.card.show_neuron(f"input x{kind[1] + 1}", image)
+            self.card.show_neuron(f"input {self._input_name(kind[1])}", image)
         elif self._weights is not None:
             _, l, j = kind
             W, b = self._weights[l]
@@ -428,10 +433,9 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         grid = 48
         xs, ys, X = plane_grid(*self._bounds, grid)
         if kind[0] == "input":
-            v = X[:, kind[1]]
-            return output_image((v - v.mean()) / (np.ptp(v) / 2 or 1.0), grid, self._lut)
+            return output_image(_to_unit(apply(self._feature_map, X))[:, kind[1]], grid, self._lut)
         _, l, j = kind
-        out = layer_outputs(self._weights[:l + 1], self._arch[2][:l + 1], X)[-1][:, j]
+        out = layer_outputs(self._weights[:l + 1], self._arch[2][:l + 1], X, self._feature_map)[-1][:, j]
         if l == len(self._weights) - 1:
             values = out - self._threshold
         else:
@@ -439,9 +443,13 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
                 values = out / (np.nanmax(np.abs(out), initial=0.0) or 1.0)
         return output_image(values, grid, self._lut)
 
+    def _input_name(self, i) -> str:
+        names = self._arch[3]
+        return names[i] if i < len(names) else f"x{i + 1}"
+
     def _neuron_text(self, kind) -> str:
         if kind[0] == "input":
-            return f"input x{kind[1] + 1}"
+            return f"input {self._input_name(kind[1])}"
         _, l, j = kind
         act = self._arch[2][l] if l < len(self._arch[2]) else ""
         return f"neuron {l},{j} bias = {self._value(l, j, None)}" + (f"  ({act})" if act else "")
@@ -530,6 +538,13 @@ def _shown(step: np.ndarray) -> np.ndarray:
     if count[weakest] > LINKS_SHOWN:  # even the strongest step alone is too many: keep it anyway
         weakest = STEPS
     return np.where(np.abs(step) >= weakest, step, HIDDEN)
+
+
+def _to_unit(values):
+    """Each column of values mapped linearly onto -1..1 (a constant column to 0)."""
+    low, high = values.min(axis=0), values.max(axis=0)
+    half = np.where(high > low, (high - low) / 2, 1.0)
+    return (values - (high + low) / 2) / half
 
 
 def _quantise(v: np.ndarray, m: float) -> np.ndarray:
