@@ -1162,7 +1162,7 @@ def test_input_features_let_a_single_neuron_separate_the_circles(win, qtbot):
     assert view.neuron_count() == 4 + 1
     assert view.tooltip_at(view.neuron_center(0, 2)) == "input x1²"
     assert view.thumbnail_size() > 0
-X
+    image = view.thumbnail_image(0)  # the inputs' column: a picture for each feature
     assert image is not None and image.height() >= 4 * view.thumbnail_size()
     win.findChild(QtWidgets.QComboBox, "paceControl").setCurrentText("max")
     win.train_button.click()
