@@ -249,10 +249,10 @@ def for_data(cfg, task, dataset=None, new_task=True):
 
 @dataclass
 class DataSpec:
-    """Where the data comes from (a built-in set, or a CSV file and its label column) and how
-    it is split into train and test."""
+    """Where the data comes from (a built-in set, a CSV file and its label column, or points
+    placed by hand) and how it is split into train and test."""
 
-    dataset: str = "moons"  # a built-in set; ignored when `csv` is set
+    dataset: str = "moons"  # a built-in set, or "custom"; ignored when `csv` is set
     samples: int = 100
     noise: float = 0.1
     seed: int = 0
@@ -260,6 +260,9 @@ class DataSpec:
     label: str | None = None  # the CSV's label column (None: the last)
     test_ratio: float = 0.2
     split_seed: int = 0
+    points: list = field(default_factory=list)  # custom: rows [inputs..., y, test (0/1)]
+    task: str = ""  # custom: "classification" (y 0/1) or "regression"
+    inputs: int = 2  # custom: 1 or 2 (the points may be none yet)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -272,14 +275,25 @@ class DataSpec:
         return DataSpec.from_dict({**self.to_dict(), **changes})
 
     def validate(self):
-        from .data import DATASETS, MAX_SAMPLES
+        from .data import CUSTOM, DATASETS, MAX_POINTS, MAX_SAMPLES
         _check_types(self, "data")
 
         def check(cond, name, msg):
             if not cond:
                 raise ValueError(f"data.{name}: {msg}, got {getattr(self, name)!r}")
 
-        check(self.csv is not None or self.dataset in DATASETS, "dataset", f"must be one of {DATASETS}")
+        check(self.csv is not None or self.dataset in (*DATASETS, CUSTOM), "dataset",
+              f"must be one of {DATASETS} or {CUSTOM!r}")
+        if self.dataset == CUSTOM and self.csv is None:
+            check(self.task in ("classification", "regression"), "task", "must be classification or regression")
+            check(self.inputs in (1, 2), "inputs", "must be 1 or 2")
+            check(len(self.points) <= MAX_POINTS, "points", f"at most {MAX_POINTS:,} points")
+            check(all(isinstance(r, list) and len(r) == self.inputs + 2 and all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) and is_finite(v) for v in r)
+                for r in self.points), "points",
+                f"rows must be [{'x1, x2' if self.inputs == 2 else 'x'}, y, test] of finite numbers")
+            check(self.task == "regression" or all(r[-2] in (0, 1) for r in self.points), "points",
+                  "a class must be 0 or 1")
         check(2 <= self.samples <= MAX_SAMPLES, "samples", f"must be 2..{MAX_SAMPLES}")
         in_range(self, "noise", "data")
         in_range(self, "seed", "data")
@@ -296,9 +310,11 @@ class DataSpec:
 
     def load(self):
         """(dataset, train, test); raises DataError / ValueError with a clear message."""
-        from .data import load_csv, make_dataset, split
+        from .data import CUSTOM, custom_dataset, load_csv, make_dataset, split
         if self.csv is not None:
             ds = load_csv(self.csv, self.label)
+        elif self.dataset == CUSTOM:
+            return custom_dataset(self.points, self.task, self.inputs)
         else:
             ds = make_dataset(self.dataset, self.samples, self.noise, self.seed)
         train, test = split(ds, self.test_ratio, self.split_seed)
@@ -307,10 +323,12 @@ class DataSpec:
     @classmethod
     def from_block(cls, block):
         """The spec a model file's data block records, or None if it names no data we can rebuild."""
-        from .data import DATASETS
+        from .data import CUSTOM, DATASETS
         if not isinstance(block, dict):
             return None
-        keys = ("test_ratio", "split_seed") + (("dataset", "samples", "noise", "seed") if block.get("dataset") in DATASETS
+        name = block.get("dataset")
+        keys = ("test_ratio", "split_seed") + (("dataset", "samples", "noise", "seed") if name in DATASETS
+                                                else ("dataset", "points", "task", "inputs") if name == CUSTOM
                                                 else ("csv", "label") if isinstance(block.get("csv"), str) else ())
         if len(keys) == 2:
             return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import errno
+import io
 import itertools
 import math
 import numbers
@@ -18,9 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .whole import write_whole
+
 CLASSIFICATION = ("moons", "circles", "xor", "gaussian", "spiral")
 REGRESSION = ("plane", "sine", "bumps")
 DATASETS = CLASSIFICATION + REGRESSION
+CUSTOM = "custom"  # points placed by hand (the window's decision plot): DataSpec.points
+MAX_POINTS = 10_000  # of a custom set: it lives in the settings and the model file
 
 MAX_SAMPLES = 100_000      # built-in sets: bigger is pointless for a scalar engine
 MAX_CSV_BYTES = 50 * 1024 * 1024
@@ -179,6 +184,52 @@ def make_dataset(name: str, samples: int = 100, noise: float = 0.1, seed: int = 
         task, classes = "regression", []
     return Dataset(X, y, task, [f"x{i + 1}" for i in range(X.shape[1])], "y",
                    {"dataset": name, "samples": samples, "noise": noise, "seed": seed}, classes)
+
+
+def custom_dataset(points, task, inputs=2):
+    """(dataset, train, test) of points placed by hand: rows [x1, x2, y, test] (with one input,
+    [x, y, test]), `test` 1 for a held-out point. Each point keeps its side of the split: a
+    point added later does not reshuffle the others."""
+    rows = np.asarray(points, dtype=np.float64).reshape(len(points), inputs + 2)
+    X, y, held = rows[:, :inputs], rows[:, inputs], rows[:, inputs + 1] > 0.5
+    features = [f"x{i + 1}" for i in range(inputs)]
+    source = {"dataset": CUSTOM, "points": rows.tolist(), "task": task, "inputs": inputs}
+    classes = ["0", "1"] if task == "classification" else []
+    ds = Dataset(X, y, task, features, "y", source, classes)
+    part = lambda keep: Dataset(X[keep], y[keep], task, list(features), "y", dict(source), list(classes))  # noqa: E731
+    return ds, part(~held), part(held)
+
+
+def points_of(train, test):
+    """The rows of a custom set ([inputs..., y, test]) holding the points of a train/test split."""
+    rows = [np.column_stack([part.X, part.y, np.full(len(part), flag)]) for part, flag in ((train, 0.0), (test, 1.0))
+            if part is not None and len(part)]
+    return np.vstack(rows).tolist() if rows else []
+
+
+def add_point(points, inputs, y, test_ratio):
+    """`points` with one more: held out for testing when that keeps the share of test points
+    nearest `test_ratio`, so a set placed by hand is split like a drawn one."""
+    held = sum(r[-1] > 0.5 for r in points)
+    test = held < round((len(points) + 1) * test_ratio)
+    return [*points, [*map(float, inputs), float(y), float(test)]]
+
+
+def remove_points(points, low, high):
+    """`points` without those that lie in the box from `low` to `high` where the decision plot
+    draws them: (x1, x2) with two inputs, (x, target) with one."""
+    return [r for r in points if not (low[0] <= r[0] <= high[0] and low[1] <= r[1] <= high[1])]
+
+
+def save_csv(path, ds):
+    """Write `ds` as a CSV file `load_csv` reads back: a header (the features, then the label)
+    and one row per point, numbers in full precision (a class as 0 or 1)."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow([*ds.features, ds.label])
+    for x, t in zip(ds.X.tolist(), ds.y.tolist()):
+        w.writerow([*map(repr, x), repr(t) if ds.task == "regression" else int(t > 0.5)])
+    write_whole(path, out.getvalue())
 
 
 # --- train/test split --------------------------------------------------------

@@ -4,7 +4,8 @@ This is what the window and the command line share, so each rule about a run liv
 
 * the one copy of the settings (`config`, `data`); `edit()` decides whether a change lets the
   current run go on or starts the session again (`CONTINUE` / `RESTART`);
-* the data, loaded from a `DataSpec` or from a model file's data block;
+* the data, loaded from a `DataSpec` or from a model file's data block; points placed by hand
+  (`use_data`) change under a run that goes on;
 * the runs: `evals` runs of the same configuration over seeds seed..seed+evals-1, trained
   one epoch per `step()` (so a caller can stop or pause between any two epochs);
 * which run a model file gets (`best()`, written by `save()`);
@@ -24,6 +25,7 @@ import numpy as np
 
 from . import modelfile
 from .config import PRESETS, Config, DataSpec, for_data
+from .data import CUSTOM, points_of
 from .history import Epoch, History
 from .train import EXHAUSTED, STOPPED, TOLERANCE, Trainer, summarize
 
@@ -119,7 +121,8 @@ class Session:
 
     @property
     def can_step(self):
-        return not self.finished
+        """A run is left to train, and there are points to train it on."""
+        return not self.finished and len(self.train) > 0
 
     def step(self, check=None):
         """Train one epoch of the current run, starting the next run first if the current one
@@ -201,23 +204,47 @@ class Session:
     def set_data(self, spec):
         """Train on `spec`'s data from now on (a restart). The inputs follow the data; another
         data set brings what choosing it sets (`config.for_data`: the points a built-in set
-        draws, the loss and output for its task, a learning rate and the epochs that train it).
-        Raises (DataError, ValueError, OSError) with nothing changed."""
+        draws, the loss and output for its task, a learning rate and the epochs that train it;
+        points placed by hand bring it only with a new task). Raises (DataError, ValueError,
+        OSError) with nothing changed."""
+        custom = spec.csv is None and spec.dataset == CUSTOM
         other = spec.csv != self.data.csv or (spec.csv is None and spec.dataset != self.data.dataset)
-        if other and spec.csv is None:
+        if other and spec.csv is None and not custom:
             spec = spec.replace(samples=PRESETS[spec.dataset][0])
         loaded = spec.load()
         ds = loaded[0]
         config = self.config.for_inputs(ds.X.shape[1])
-        if other:
-            config = for_data(config, ds.task, None if spec.csv else spec.dataset,
-                              new_task=ds.task != self.dataset.task)
+        new_task = ds.task != self.dataset.task
+        if new_task or (other and not custom):
+            config = for_data(config, ds.task, None if spec.csv or custom else spec.dataset, new_task=new_task)
         config.check_task(ds.task)
         if (config.inputs, config.feature_map) != (self.config.inputs, self.config.feature_map):
             self.weights = None
         self.data, (self.dataset, self.train, self.test) = spec, loaded
         self.config = config
         self.restart()
+
+    def use_data(self, spec):
+        """Train on `spec`'s data: points placed by hand change under the current run, which goes
+        on with them (CONTINUE), when the task and the inputs stay; anything else is `set_data`
+        (RESTART). Raises like `set_data`, with nothing changed."""
+        loaded = spec.load()
+        ds = loaded[0]
+        if (ds.task, ds.X.shape[1]) != (self.dataset.task, self.dataset.X.shape[1]):
+            self.set_data(spec)
+            return RESTART
+        self.data, (self.dataset, self.train, self.test) = spec, loaded
+        self.trainer.use_data(self.train, self.test)
+        return CONTINUE
+
+    def custom_data(self, points=None):
+        """The data as points placed by hand (a `DataSpec`): `points` (rows as `DataSpec.points`),
+        by default the points of the data now, each on its side of the split."""
+        if points is None:
+            points = self.data.points if self.data.dataset == CUSTOM and self.data.csv is None \
+                else points_of(self.train, self.test)
+        return self.data.replace(dataset=CUSTOM, csv=None, label=None, points=points, task=self.dataset.task,
+                                 inputs=self.dataset.X.shape[1])
 
     def set_parameter(self, layer, neuron, input, value):
         """Set weight W[neuron][input] of `layer` (the bias for input None) of the current run,

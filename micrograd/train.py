@@ -138,9 +138,6 @@ class Trainer:
         instead of the ones drawn from the seed (an imported model); `past`: the Epochs that
         led there (the run goes on from the last one: its epoch count, time and stop reason)."""
         cfg.validate()
-        cfg.check_inputs(train.X.shape[1])
-        if len(train) == 0:
-            raise ValueError("the training set is empty")
         self.cfg, self.run, self.task = cfg, run, train.task
         self.seed = cfg.seed + run
         self.model = cfg.model(self.seed)
@@ -159,12 +156,7 @@ class Trainer:
             **({"momentum": cfg.momentum} if cfg.optimizer == "sgd" else {}))
         self.targets = cfg.targets()  # (negative, positive) class targets
         self.threshold = cfg.threshold
-        self.train, self.test = train, test if test is not None and len(test) else None
-        # The network's inputs, computed once: the data's own, or the features of cfg.feature_map.
-        self.X = features.apply(cfg.feature_map, train.X)
-        self.Xtest = features.apply(cfg.feature_map, self.test.X) if self.test else None
-        self.Y = self._targets(train)
-        self.Ytest = self._targets(self.test) if self.test else None
+        self.use_data(train, test)
         self.shuffle = random.Random(self.seed)
         self.epoch, self.elapsed, self.stop_reason = 0, 0.0, None
         self.history = History(run)
@@ -172,6 +164,20 @@ class Trainer:
             self.history.append(e)
         if past:
             self.epoch, self.elapsed, self.stop_reason = past[-1].epoch, past[-1].elapsed or 0.0, past[-1].stop
+
+    def use_data(self, train, test=None):
+        """Train on these points from the next epoch on (points placed by hand change while the
+        run goes on): the same task and inputs, any number of points (Session.can_step refuses
+        to step on none)."""
+        self.cfg.check_inputs(train.X.shape[1])
+        if train.task != self.task:
+            raise ValueError(f"the run is {self.task}; the data is {train.task}")
+        self.train, self.test = train, test if test is not None and len(test) else None
+        # The network's inputs, computed once: the data's own, or the features of cfg.feature_map.
+        self.X = features.apply(self.cfg.feature_map, train.X)
+        self.Xtest = features.apply(self.cfg.feature_map, self.test.X) if self.test else None
+        self.Y = self._targets(train)
+        self.Ytest = self._targets(self.test) if self.test else None
 
     def _targets(self, ds):
         y = ds.y
@@ -210,6 +216,8 @@ class Trainer:
         """
         if self.done:
             raise RuntimeError(f"the run has ended: {self.stop_reason}")
+        if not len(self.train):
+            raise ValueError("there are no training points")
         if check is None:
             return self._step(None)
         saved = (self.theta.copy(), self.grad, self.shuffle.getstate(),
@@ -332,10 +340,12 @@ class Trainer:
     def measure(self):
         """(train loss, train metric, test loss, test metric) at the parameters now, without a
         step: what the run would report after an edit of its weights."""
-        loss, _, out = self._guarded(False, self.train.X, self.Y)
-        result = [loss, None if out is None else metric(self.task, out, self.train.y, self.threshold), None, None]
+        result = [None] * 4
+        if len(self.train):
+            loss, _, out = self._guarded(False, self.X, self.Y)
+            result[:2] = loss, None if out is None else metric(self.task, out, self.train.y, self.threshold)
         if self.test is not None:
-            test_loss, _, test_out = self._guarded(False, self.test.X, self.Ytest)
+            test_loss, _, test_out = self._guarded(False, self.Xtest, self.Ytest)
             result[2:] = test_loss, None if test_out is None else metric(self.task, test_out, self.test.y,
                                                                           self.threshold)
         return tuple(result)

@@ -13,7 +13,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from micrograd.config import ENGINES, MAX_EPOCHS, MAX_EVALS, MAX_LAYERS, MAX_WIDTH, RANGES, Config
-from micrograd.data import DATASETS, MAX_SAMPLES
+from micrograd.data import CUSTOM, DATASETS, MAX_SAMPLES
 from micrograd.features import FEATURES, RAW, RAW_INPUTS, choice
 from micrograd.losses import LOSSES
 from micrograd.nn import ACTIVATIONS, BIAS_INITS, INITS
@@ -127,6 +127,7 @@ class DataPanel(QtWidgets.QGroupBox):
 
     edited = QtCore.Signal(object)  # the new DataSpec
     featuresEdited = QtCore.Signal(dict)  # Config settings for Session.edit: feature_map and inputs
+    customChosen = QtCore.Signal()  # "custom" chosen: the points there become editable
 
     CSV_ITEM = "imported CSV"
 
@@ -134,7 +135,8 @@ class DataPanel(QtWidgets.QGroupBox):
         super().__init__("Data", parent)
         self.setObjectName("dataPanel")
         self.spec = None
-        self.dataset = _combo(DATASETS, "datasetCombo", "Built-in data set (or the imported CSV)")
+        self.dataset = _combo((*DATASETS, CUSTOM), "datasetCombo", "Built-in data set, points you place on the "
+                              "decision plot (custom), or the imported CSV")
         self.samples = _spin(2, MAX_SAMPLES, "samplesSpin", "Number of points generated (the reference engine "
                                                             "is slow beyond a few thousand)")
         self.samples.setSingleStep(10)
@@ -194,6 +196,9 @@ class DataPanel(QtWidgets.QGroupBox):
         return (self.dataset, self.samples, self.noise, self.test_ratio, self.seed)
 
     def _on_edit(self, *_):
+        if self.dataset.currentText() == CUSTOM:  # the window turns the points there into a custom set
+            self.customChosen.emit()
+            return
         seed = int(self.seed.value())
         changes = dict(test_ratio=round(self.test_ratio.value(), 4), split_seed=seed)
         name = self.dataset.currentText()
@@ -243,11 +248,16 @@ class DataPanel(QtWidgets.QGroupBox):
                 self.noise.setValue(spec.noise)
             self.test_ratio.setValue(spec.test_ratio)
             self.seed.setValue(spec.split_seed)
-            self.samples.setEnabled(not csv)
-            self.noise.setEnabled(not csv)
+            # A custom set keeps its points and their split: it has nothing to draw or shuffle.
+            drawn = not csv and spec.dataset != CUSTOM
+            for w in (self.samples, self.noise):
+                w.setEnabled(drawn)
+            for w in (self.test_ratio, self.seed, self.regenerate):
+                w.setEnabled(drawn or csv)
         self.preview.setPixmap(preview_pixmap(ds, self.preview.width()))
         what = "classification" if ds.task == "classification" else "regression"
-        self.info.setText(f"{spec.name}: {len(ds)} points, {ds.X.shape[1]} feature(s), {what}")
+        hint = " (click the decision plot to place points)" if spec.dataset == CUSTOM and not csv else ""
+        self.info.setText(f"{spec.name}: {len(ds)} points, {ds.X.shape[1]} feature(s), {what}{hint}")
 
 
 def preview_pixmap(ds, size):
@@ -644,9 +654,9 @@ class RunStatus(LiveView, QtWidgets.QWidget):
             self.rate_label.setText("")
         if snap.progress:  # a long epoch, on its way
             text += f" · {snap.progress:.0%} of epoch {snap.epoch + 1}"
-        if snap.measured is not None:  # weights set by hand since the last epoch
+        if snap.measured is not None:  # weights or points set by hand since the last epoch
             loss, m = snap.measured[0], snap.measured[3] if snap.measured[3] is not None else snap.measured[1]
             metric = "" if m is None else f", acc {m:.0%}" if self._task == "classification" else f", R² {m:.3f}"
-            text += f" · edited: loss {loss:.4g}{metric}"
+            text += " · no training points" if loss is None else f" · edited: loss {loss:.4g}{metric}"
         self.epoch_label.setText(text)
 

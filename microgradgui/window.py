@@ -14,6 +14,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from micrograd import modelfile, onnx_export
 from micrograd.config import MAX_SEED, Config, DataSpec
+from micrograd.data import MAX_POINTS, add_point, remove_points, save_csv
 from micrograd.session import RESTART, Session
 
 from .frames import FramePump
@@ -104,6 +105,8 @@ class MainWindow(QtWidgets.QMainWindow):
                                           "weights and settings (Ctrl+O)", self.import_model, K.Open)
         self.import_csv_action = self._action("importCsvAction", "Import &CSV Data…", "Train on your own data: "
                                               "numeric feature columns, label column last", self.import_csv)
+        self.export_csv_action = self._action("exportCsvAction", "Export &Data as CSV…", "Save the data (train "
+                                              "and test points) as a CSV file Import CSV reads back", self.export_csv)
         self.quit_action = self._action("quitAction", "&Quit", "Close micrograd studio", self.close, K.Quit)
         self.train_action = self._action("trainAction", "▶ Train", "Train (Space)", self.toggle_training, "Space")
         self.step_action = self._action("stepAction", "Step", "Train exactly one epoch (Ctrl+Right)", self.step,
@@ -183,6 +186,10 @@ class MainWindow(QtWidgets.QMainWindow):
         tp.paceChanged.connect(self._on_pace)
         self.network_view.parameterEdited.connect(self._on_parameter_edited)
         self.data_panel.featuresEdited.connect(lambda changes: self._edit(**changes))
+        self.data_panel.customChosen.connect(lambda: self._edit_points("place points by hand", None))
+        self.decision_plot.pointAdded.connect(self._on_point_added)
+        self.decision_plot.areaCleared.connect(self._on_area_cleared)
+        self.decision_plot.clearRequested.connect(lambda: self._edit_points("clear the data", []))
 
     def _build_menus(self):
         drawn = [v for v in self.views if v is not self.training_panel.status]
@@ -201,6 +208,7 @@ class MainWindow(QtWidgets.QMainWindow):
         menu.addSeparator()
         menu.addAction(self.export_action)
         menu.addAction(self.export_onnx_action)
+        menu.addAction(self.export_csv_action)
         png = menu.addMenu("Save Plot as &PNG")
         png.setObjectName("savePngMenu")
         for a in self.png_actions.values():
@@ -345,6 +353,55 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._adopt(self.session)
 
+    # --- points placed by hand ----------------------------------------------------------------
+
+    def _on_point_added(self, inputs, target):
+        spec = self.session.custom_data()
+        self._edit_points("place a point", add_point(spec.points, inputs, target, spec.test_ratio))
+
+    def _on_area_cleared(self, low, high):
+        points = self.session.custom_data().points
+        kept = remove_points(points, low, high)
+        if len(kept) < len(points):
+            self._edit_points(f"remove {len(points) - len(kept)} points", kept)
+
+    def _edit_points(self, text, points):
+        """The data becomes a custom set of `points` (None: the points there are), undoably."""
+        if points is not None and len(points) > MAX_POINTS:
+            self.status.showMessage(f"A custom data set holds at most {MAX_POINTS:,} points.", 5000)
+            return
+        if self.session.dataset.X.shape[1] not in (1, 2):
+            self.dialogs.error("Cannot place points", "Points placed by hand need data with 1 or 2 inputs; "
+                               f"this data has {self.session.dataset.X.shape[1]}.")
+            self.data_panel.sync(self.session.data, self.session.dataset)
+            return
+        self.undo_stack.push(DataEdit(self, text, self.session.data, self.session.custom_data(points)))
+
+    def _use_data(self, spec):
+        """Train on `spec` (points placed by hand): a running worker pauses, the run takes the
+        points and goes on (or restarts, for another task), training resumes. True if done."""
+        was_training = self._pause_and_wait()
+        if self._busy():
+            return False
+        try:
+            outcome = self.session.use_data(spec)
+        except (ValueError, OSError) as e:
+            self.status.showMessage(str(e), 5000)
+            self._resume(was_training)
+            return False
+        if outcome == RESTART:
+            self._adopt(self.session)
+        else:
+            self.data_panel.sync(self.session.data, self.session.dataset)
+            self._sync_panels()
+            setup = self.session.setup()
+            for view in self.views:
+                view.new_data(setup)
+            self._show_edited()
+            self._update_buttons()
+        self._resume(was_training)
+        return True
+
     def _on_parameter_edited(self, layer, neuron, input, value):
         """A weight or bias set by hand in the diagram, while paused: the run goes on from it."""
         if self.running:
@@ -394,7 +451,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.train()
 
     def train(self):
-        if self.running or self._busy():
+        if self.running or self._busy() or not self._has_points():
             return
         if not self.session.can_step:
             self.session.restart()  # a finished session: Train starts it again from the same weights
@@ -412,13 +469,20 @@ class MainWindow(QtWidgets.QMainWindow):
     def step(self):
         """One epoch, in a worker like Train: a big network on the reference engine can take
         seconds per epoch, and the window stays responsive meanwhile."""
-        if self.running or self._busy():
+        if self.running or self._busy() or not self._has_points():
             return
         if not self.session.can_step:
             self.status.showMessage("Every run has ended; Reset to start again.", 4000)
             return
         self.runner.start(self.session, self.pump.tag, epochs=1)
         self._update_buttons()
+
+    def _has_points(self):
+        if len(self.session.train):
+            return True
+        self.status.showMessage("No training points: click on the decision plot to place some "
+                                "(left: class 1, right: class 0).", 5000)
+        return False
 
     def _busy(self):
         """True while an orphaned worker still trains the session: no other may start."""
@@ -604,6 +668,21 @@ class MainWindow(QtWidgets.QMainWindow):
         self._add_recent(path)
         self.status.showMessage(f"Imported {path}", 5000)
 
+    def export_csv(self):
+        """The data as a CSV file (a custom set's points, for instance), train and test points
+        together: Import CSV reads it back."""
+        path = self._ask_save("Export data as CSV", CSV_FILTER, f"{self.session.data.name}.csv")
+        if not path:
+            return
+        if not os.path.splitext(path)[1]:
+            path += ".csv"
+        try:
+            save_csv(path, self.session.dataset)
+        except OSError as e:
+            self.dialogs.error("Export failed", str(e))
+            return
+        self.status.showMessage(f"Exported {len(self.session.dataset)} points to {path}", 5000)
+
     def save_png(self, key, widget):
         path = self._ask_save("Save plot as PNG", PNG_FILTER, f"{key}.png")
         if not path:
@@ -674,3 +753,26 @@ class ParameterEdit(QtGui.QUndoCommand):
             return False
         self.new = other.new
         return True
+
+
+class DataEdit(QtGui.QUndoCommand):
+    """Points placed or removed by hand: undo brings back the data there was (a built-in set
+    the first edit made custom, too), and the run goes on with it. Only while the data is still
+    what the edit left: another data set chosen since is not undone."""
+
+    def __init__(self, window, text, old, new):
+        super().__init__(text)
+        self.window, self.old, self.new = window, old, new
+
+    def _apply(self, now, then):
+        if self.window.session.data != now:
+            self.setObsolete(True)
+            self.window.status.showMessage("The data has changed since: not undone.", 4000)
+        elif not self.window._use_data(then):
+            self.setObsolete(True)
+
+    def undo(self):
+        self._apply(self.new, self.old)
+
+    def redo(self):
+        self._apply(self.old, self.new)

@@ -153,7 +153,7 @@ class TrainWorker(QtCore.QObject):
         self._pending, self._last, trained, started = [], 0.0, 0, None
         self._epoch_started = None  # when the epoch in progress began: its first check reads the clock
         try:
-            while not (self.stop_event.is_set() or self.pause_event.is_set() or session.finished):
+            while not (self.stop_event.is_set() or self.pause_event.is_set()) and session.can_step:
                 if not self.gate.is_done():
                     # The GUI is drawing our last update: let it have the GIL to itself.
                     if not self.gate.wait(MAX_GUI_WAIT):

@@ -1,12 +1,14 @@
 """The one interface every live view speaks.
 
-The window calls two methods on each view in its list, and nothing else:
+The window calls these methods on each view in its list, and nothing else:
 
 * `reset(setup)` when the network or the data change (a `micrograd.session.Setup`: the
   settings and the train/test data), before any snapshot of the new session;
-* `draw(snapshot)` for every frame (a `micrograd.session.Snapshot`: plain, immutable data).
+* `draw(snapshot)` for every frame (a `micrograd.session.Snapshot`: plain, immutable data);
+* `new_data(setup)` when points placed by hand change under a run that goes on (a view that
+  shows the data redraws it; the others keep their curves).
 
-`LiveView` implements both on top of three hooks a view overrides: `prepare(setup)` builds
+`LiveView` implements `reset` and `draw` on top of three hooks a view overrides: `prepare(setup)` builds
 what the view shows for this network and data; `take(snapshot)` keeps what must not be
 missed (the epochs of a curve: cheap, runs for every snapshot); `present(snapshot)` draws.
 A view that cannot be seen (another tab) skips `present` and draws its latest snapshot when
@@ -46,6 +48,9 @@ class LiveView:
     # hooks -----------------------------------------------------------------------------------
     def prepare(self, setup) -> None:
         """Build for the network and data of `setup` (the curves start empty)."""
+
+    def new_data(self, setup) -> None:
+        """The points of `setup` replace the data the run trains on; it goes on."""
 
     def take(self, snapshot) -> None:
         """Keep what this snapshot adds (called for every snapshot, shown or not)."""

@@ -7,9 +7,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from micrograd.predict import predict
 
+from ..fields import NumberBox
 from .base import LiveView
 from .style import (FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, class_colors, data_bounds,
                     diverging_cmap, pale, plane_grid, style_plot)
+
+PICK_PIXELS = 5  # a click this close to a point picks it instead of placing one
 
 
 def contour_segments(Z: np.ndarray, xs: np.ndarray, ys: np.ndarray, level: float):
@@ -60,6 +63,50 @@ def _without_specks(above: np.ndarray) -> np.ndarray:
     return above ^ lonely
 
 
+class Points(pg.ScatterPlotItem):
+    """Points that leave clicks to the view box (it picks the point under the mouse, or places one)."""
+
+    def mouseClickEvent(self, ev):
+        ev.ignore()
+
+
+class PointsBox(pg.ViewBox):
+    """The decision plot's view box: a click places a point (or picks the one under it), a
+    Ctrl-drag removes the points in its box; other drags pan and zoom as usual."""
+
+    def __init__(self, owner):
+        super().__init__()
+        self.owner = owner
+        self.band = QtWidgets.QGraphicsRectItem()
+        pen = pg.mkPen("#333333", width=1, style=QtCore.Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self.band.setPen(pen)
+        self.band.setBrush(pg.mkBrush(0, 0, 0, 25))
+        self.band.hide()
+        self.addItem(self.band, ignoreBounds=True)
+
+    def mouseClickEvent(self, ev):
+        if ev.button() in (QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.RightButton):
+            ev.accept()
+            p = self.mapToView(ev.pos())
+            self.owner.clicked(p.x(), p.y(), ev.button(), ev.modifiers())
+            return
+        super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None):
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton and ev.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier:
+            ev.accept()
+            box = QtCore.QRectF(self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos())).normalized()
+            if ev.isFinish():
+                self.band.hide()
+                self.owner.areaCleared.emit((box.left(), box.top()), (box.right(), box.bottom()))
+            else:
+                self.band.setRect(box)
+                self.band.show()
+            return
+        super().mouseDragEvent(ev, axis)
+
+
 class DecisionPlot(LiveView, QtWidgets.QWidget):
     """The model over its input plane (2 inputs) or line (1 input), with the data on top.
 
@@ -68,7 +115,17 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
     contour in black, train points filled, test points hollow. Regression, 2 inputs: the
     fitted surface, points coloured by target on the same scale. 1 input: the fitted curve
     over x and the points. More inputs: a message instead of a plot.
+
+    The points can be edited with the mouse (the window turns them into a custom set): a
+    left click places one of class 1, a right or Shift click one of class 0 (regression: the
+    target in the box; with one input, where the click is), a Ctrl-drag removes those in its
+    box, Clear data removes all. A click on a point picks it instead (`pointPicked`).
     """
+
+    pointAdded = QtCore.Signal(object, float)  # (the point's inputs, its class or target)
+    areaCleared = QtCore.Signal(object, object)  # (low, high) corners, in the plot's (x, y)
+    clearRequested = QtCore.Signal()
+    pointPicked = QtCore.Signal(object)  # the inputs (numpy array) of the point clicked
 
     title = "Decision Plot"
     GRID = 80
@@ -82,8 +139,20 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
                                           "One colour per class (which side of the threshold), not how far", self._redraw)
         self.test_check = check_box("show test data", "showTestCheck", "Show the held-out test points (hollow)",
                                     self._on_show_test)
+        self.target_box = NumberBox()
+        self.target_box.setObjectName("targetBox")
+        self.target_box.setRange(-1e6, 1e6)
+        self.target_box.setValue(1.0)
+        self.target_box.setToolTip("The target of a point placed with a click")
+        self.target_label = QtWidgets.QLabel("target")
+        self.clear_button = QtWidgets.QPushButton("Clear data")
+        self.clear_button.setObjectName("clearDataButton")
+        self.clear_button.setToolTip("Remove every point (Edit > Undo brings them back). Click to place points: "
+                                     "left class 1, right or Shift class 0; Ctrl-drag removes points")
+        self.clear_button.clicked.connect(self.clearRequested)
         page = QtWidgets.QWidget()
-        self.graphics = PlotWidget.filling(page, self.discretize_check, self.test_check)
+        self.graphics = PlotWidget.filling(page, self.discretize_check, self.test_check, self.target_label,
+                                           self.target_box, self.clear_button)
         self.message = QtWidgets.QLabel("decision surface needs 1 or 2 inputs", self)
         self.message.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
@@ -94,7 +163,7 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
         self.stack.addWidget(self.message)
         self._page = page
 
-        self.plot = self.graphics.addPlot()
+        self.plot = self.graphics.addPlot(viewBox=PointsBox(self))
         style_plot(self.plot, "decision surface")
         self.plot.setMenuEnabled(False)
         self.cmap = diverging_cmap()
@@ -110,10 +179,12 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
                                                                      style=QtCore.Qt.PenStyle.DashLine))
         self.plot.addItem(self.threshold_line)
         # No legend box over the data: the title says which marker is which.
-        self.train_points = pg.ScatterPlotItem(size=7)
-        self.test_points = pg.ScatterPlotItem(size=8, symbol="o")
+        self.train_points = Points(size=7)
+        self.test_points = Points(size=8, symbol="o")
         self.plot.addItem(self.train_points)
         self.plot.addItem(self.test_points)
+        self.picked = Points(size=15, symbol="o", brush=None, pen=pg.mkPen(FOREGROUND, width=2))
+        self.plot.addItem(self.picked)
 
         self._dims = 0
         self._task = None
@@ -121,6 +192,8 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
         self._xs = self._ys = None
         self._X = None  # the grid's input points
         self._target_range = (-1.0, 1.0)
+        self._plane = None  # (x low, x high, y low, y high) shown
+        self._train = self._test = None
         self._activations, self._threshold, self._feature_map = [], 0.0, []
         self._weights = None
         self._show_dims(0)
@@ -132,15 +205,25 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
         self._feature_map = list(setup.config.feature_map)  # the axes stay the data's x1, x2
         self.set_data(setup.train, setup.test)
 
+    def new_data(self, setup) -> None:
+        self.set_data(setup.train, setup.test, keep_plane=True)
+        self._redraw()
+
     def present(self, snapshot) -> None:
         self.show_model(snapshot.weights, self._activations, self._threshold)
 
     # public API
-    def set_data(self, train, test) -> None:
+    def set_data(self, train, test, keep_plane=False) -> None:
+        """Show these points; `keep_plane`: the plane shown stays, only growing to take them in
+        (points placed by hand: the plot does not move under the mouse)."""
         test = test if test is not None and len(test) else None
+        self._train, self._test = train, test
         d = train.X.shape[1]
         self._task = train.task
-        self.clear_model()
+        self.picked.setData([], [])
+        if not keep_plane:
+            self.clear_model()
+            self._plane = None
         if d not in (1, 2):
             self.message.setText(f"decision surface needs 1 or 2 inputs\n(this data has {d} features)")
             self._show_dims(d)
@@ -148,32 +231,24 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
             self.test_points.setData([], [])
             return
         self._show_dims(d)
+        self.target_box.setVisible(train.task == "regression" and d == 2)
+        self.target_label.setVisible(self.target_box.isVisible())
         ally = train.y if test is None else np.concatenate([train.y, test.y])
         lo, hi = data_bounds(train, test)
-        names = list(train.features)
         if d == 2:
-            self._xs, self._ys, self._X = plane_grid(lo, hi, self.GRID)
-            # pixel centres sit on the grid points
-            dx, dy = self._xs[1] - self._xs[0], self._ys[1] - self._ys[0]
-            self.image.setImage(np.zeros((self.GRID, self.GRID)), autoLevels=False, levels=(-1, 1))
-            self.image.setRect(QtCore.QRectF(lo[0] - dx / 2, lo[1] - dy / 2,
-                                             hi[0] - lo[0] + dx, hi[1] - lo[1] + dy))
-            self.plot.setLabel("bottom", names[0], **{"font-size": "9pt"})
-            self.plot.setLabel("left", names[1], **{"font-size": "9pt"})
-            self.plot.setAspectLocked(False)
-            self.plot.setXRange(lo[0], hi[0], padding=0)
-            self.plot.setYRange(lo[1], hi[1], padding=0)
-        else:
-            self._xs = np.linspace(lo[0], hi[0], self.CURVE_POINTS)
-            self._ys = None
-            self._X = self._xs[:, None]
-            self.plot.setLabel("bottom", names[0], **{"font-size": "9pt"})
-            self.plot.setLabel("left", train.label, **{"font-size": "9pt"})
+            plane = (lo[0], hi[0], lo[1], hi[1])
+        elif len(ally):
             ylo, yhi = float(ally.min()), float(ally.max())
             pad = 0.15 * (yhi - ylo or 1.0)
-            self.plot.setXRange(lo[0], hi[0], padding=0)
-            self.plot.setYRange(ylo - pad, yhi + pad, padding=0)
-        if train.task == "regression":
+            plane = (lo[0], hi[0], ylo - pad, yhi + pad)
+        else:
+            plane = (lo[0], hi[0], lo[0], hi[0])
+        if keep_plane and self._plane is not None:
+            plane = (min(plane[0], self._plane[0]), max(plane[1], self._plane[1]),
+                     min(plane[2], self._plane[2]), max(plane[3], self._plane[3]))
+        if plane != self._plane:
+            self._set_plane(d, plane, names=list(train.features), label=train.label)
+        if train.task == "regression" and len(ally):
             c = float(ally.mean())
             m = float(np.abs(ally - c).max()) or 1.0
             self._target_range = (c - m, c + m)
@@ -183,6 +258,56 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
                            size=TITLE_SIZE, color=FOREGROUND)
         self._set_points(self.train_points, train, filled=True)
         self._set_points(self.test_points, test, filled=False)
+
+    def _set_plane(self, d, plane, names, label):
+        self._plane = plane
+        x0, x1, y0, y1 = plane
+        self.plot.setLabel("bottom", names[0], **{"font-size": "9pt"})
+        if d == 2:
+            self._xs, self._ys, self._X = plane_grid((x0, y0), (x1, y1), self.GRID)
+            # pixel centres sit on the grid points
+            dx, dy = self._xs[1] - self._xs[0], self._ys[1] - self._ys[0]
+            self.image.setImage(np.zeros((self.GRID, self.GRID)), autoLevels=False, levels=(-1, 1))
+            self.image.setRect(QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, x1 - x0 + dx, y1 - y0 + dy))
+            self.plot.setLabel("left", names[1], **{"font-size": "9pt"})
+            self.plot.setAspectLocked(False)
+        else:
+            self._xs = np.linspace(x0, x1, self.CURVE_POINTS)
+            self._ys = None
+            self._X = self._xs[:, None]
+            self.plot.setLabel("left", label, **{"font-size": "9pt"})
+        self.plot.setXRange(x0, x1, padding=0)
+        self.plot.setYRange(y0, y1, padding=0)
+
+    def clicked(self, x, y, button, modifiers):
+        """A click at (x, y) of the plot: picks the point there, or places one."""
+        if self._dims not in (1, 2):
+            return
+        near = self._point_near(x, y)
+        if near is not None:
+            self.picked.setData([near[0]], [near[1]])
+            self.pointPicked.emit(np.array(near[2]))
+            return
+        zero = button == QtCore.Qt.MouseButton.RightButton or modifiers & QtCore.Qt.KeyboardModifier.ShiftModifier
+        inputs = (x, y) if self._dims == 2 else (x,)
+        if self._task == "classification":
+            target = 0.0 if zero else 1.0
+        else:
+            target = self.target_box.value() if self._dims == 2 else y
+        self.pointAdded.emit(inputs, float(target))
+
+    def _point_near(self, x, y):
+        """(plot x, plot y, inputs) of the shown point nearest (x, y) within PICK_PIXELS, or None."""
+        parts = [ds for ds, item in ((self._train, self.train_points), (self._test, self.test_points))
+                 if ds is not None and len(ds) and item.isVisible()]
+        if not parts:
+            return None
+        X = np.vstack([ds.X for ds in parts])
+        P = X if self._dims == 2 else np.column_stack([X[:, 0], np.concatenate([ds.y for ds in parts])])
+        pw, ph = self.plot.vb.viewPixelSize()
+        dist = np.hypot((P[:, 0] - x) / pw, (P[:, 1] - y) / ph)
+        i = int(np.argmin(dist))
+        return (P[i, 0], P[i, 1], X[i]) if dist[i] <= PICK_PIXELS else None
 
     def show_model(self, weights, activations: list[str], threshold: float,
                    scale: float | None = None) -> None:

@@ -166,10 +166,15 @@ def set_log_y(plot: pg.PlotItem, on: bool, values) -> None:
     plot.enableAutoRange(axis="y")
 
 
+EMPTY_PLANE = 2.0  # the plane of a custom set with no points yet: [-2, 2] per input
+
+
 def data_bounds(train, test):
     """(low, high) per input of the data, widened by a tenth of their span on each side: the
     plane the decision plot and the diagram's thumbnails draw the model over."""
     X = train.X if test is None or not len(test) else np.vstack([train.X, test.X])
+    if not len(X):  # no points placed yet
+        return np.full(X.shape[1], -EMPTY_PLANE), np.full(X.shape[1], EMPTY_PLANE)
     lo, hi = X.min(axis=0), X.max(axis=0)
     span = np.where(hi - lo > 0, hi - lo, 1.0)
     return lo - 0.1 * span, hi + 0.1 * span
