@@ -8,7 +8,7 @@
   or its ops.
 * `layout(nodes, edges)` places a drawn graph in columns, left to right by depth.
 * `Steps` is the order a forward and a backward pass reveal the drawn nodes in.
-* `to_dot(graph, shown)` writes what is drawn as Graphviz DOT text.
+* `to_dot(graph, nodes, edges)` writes what is drawn as Graphviz DOT text.
 
 Nodes are named by keys, tuples that mean the same node whatever the weights or the sample:
 ("x", i) input i; ("w", l, j, i) and ("b", l, j) a weight and the bias of neuron j of layer l;

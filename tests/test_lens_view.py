@@ -66,7 +66,7 @@ def test_the_view_shows_the_trainers_gradient_for_the_sample(view, engine):
     loss, grad, _ = t.engine.loss_and_grad(t.theta, t.train.X[i:i + 1], t.Y[i:i + 1])
     assert abs(view.graph.loss - loss) <= 1e-12
     np.testing.assert_allclose(view.graph.theta_grad, grad, rtol=0, atol=1e-12)
-    assert "no L1/L2 penalty" in view.status.toolTip()
+    assert "no L1/L2 penalty" in view.status.text()
     # what the boxes show is the same numbers: the loss's box, and a neuron's
     assert view.canvas.boxes[("loss", 3)].lines[1] == f"{loss:.3g}"
     assert f"∇ {view.graph.grad(('n', 1, 0)):.3g}" in view.canvas.boxes[("n", 1, 0)].lines[0]
@@ -145,7 +145,7 @@ def test_stepping_forward_then_backward(view, qtbot):
     key, backward = view.current()
     assert key == ("n", 0, 0) and not backward and view.revealed(key) == (True, False)
     assert view.highlighted() == [(("x", 0), key), (("x", 1), key)]  # what carried its data in
-    assert "forward 1/" in view.status.toolTip()
+    assert "step 1/" in view.status.text() and "forward" in view.status.text()
     assert view.canvas.boxes[key].current and view.canvas.carried.path().elementCount() == 4
     assert view.canvas.boxes[("n", 0, 1)].lines[0].startswith("relu  ·  ∇ ·")
     clicks = 1
@@ -183,7 +183,7 @@ def test_a_pass_keeps_its_weights_while_training_moves_on(view, qtbot):
     button(view, "lensForward").click()
     first = view.epoch
     view.draw(s.snapshot([s.step()]))
-    assert view.epoch == first and "held for the pass" in view.status.toolTip()
+    assert view.epoch == first and "held for the pass" in view.status.text()
     button(view, "lensShowAll").click()
     assert view.epoch == first + 1
 
