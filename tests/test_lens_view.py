@@ -131,6 +131,8 @@ def test_a_regression_sample_takes_a_number(view, qtbot):
     assert view.graph.target == -0.5
     view.pick([0.3], 2.0)
     assert target.text() == "2" and view.graph.x == (0.3,)
+    view.pick([0.7])  # a point with no sample: the label stays
+    assert view.graph.target == 2.0 and view.graph.x == (0.7,)
     assert s.train.X.shape[1] == 1
 
 
@@ -205,6 +207,17 @@ def test_new_weights_build_a_few_times_a_second(view, qtbot, monkeypatch):
     assert built == [1, 1] and view.epoch == s.trainer.epoch
 
 
+@pytest.mark.parametrize("start", ["lensRestart", "lensForward", "lensBackward", "lensPlay"])
+def test_a_pass_starts_on_the_newest_weights(view, qtbot, monkeypatch, start):
+    monkeypatch.setattr(lens_module.time, "monotonic", lambda: 1000.0)
+    s = showing(view, session())
+    view.draw(s.snapshot([s.step()]))  # too soon after the last: for later
+    assert view.epoch == s.trainer.epoch - 1 and view.later.isActive()
+    button(view, start).click()
+    assert view.epoch == s.trainer.epoch and not view.later.isActive()
+    view.play(False)
+
+
 def test_a_hidden_lens_builds_nothing(qtbot):
     tabs = QtWidgets.QTabWidget()
     qtbot.addWidget(tabs)
@@ -262,3 +275,21 @@ def test_another_network_and_data(view):
     view.reset(s.setup())
     view.draw(s.snapshot())
     assert view.graph.x == (0.4, 0.5)
+
+
+def test_in_the_window_the_lens_follows_training(qtbot, tmp_path):
+    from microgradgui.window import MainWindow
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    view = next(v for v in win.tab_views if isinstance(v, LensView))
+    win.tabs.setCurrentWidget(view)
+    assert view.epoch == 0 and len(view.nodes) == 39  # the default network, drawn as it starts
+    win.step_button.click()
+    qtbot.waitUntil(lambda: not win.running and win.pump.idle and view.epoch == 1)
+    t = win.session.trainer
+    loss, grad, _ = t.engine.loss_and_grad(t.theta, t.train.X[:1], t.Y[:1])
+    np.testing.assert_allclose(view.graph.theta_grad, grad, rtol=0, atol=1e-12)
+    win.close()

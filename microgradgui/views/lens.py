@@ -127,7 +127,7 @@ class LensView(LiveView, QtWidgets.QWidget):
         self.player.timeout.connect(self._on_tick)
         self.later = QtCore.QTimer(self)  # the last weights of a burst, once the interval has passed
         self.later.setSingleShot(True)
-        self.later.timeout.connect(self._on_later)
+        self.later.timeout.connect(self._rebuild)
 
         bar = QtWidgets.QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 0)
@@ -222,22 +222,24 @@ class LensView(LiveView, QtWidgets.QWidget):
             self.later.start(int(wait * 1000) + 1)
 
     # --- public API ---------------------------------------------------------------------------
-    def pick(self, x, y) -> None:
+    def pick(self, x, y=None) -> None:
         """Show the graph of the sample with inputs `x` and label `y` (the data's: a class 0/1,
-        or a regression value)."""
+        or a regression value; None keeps the label the form has, for a point with no sample)."""
         if self.lens is None:
             return
         x = [float(v) for v in x]
         if len(x) != len(self.x_edits):
             raise ValueError(f"the network takes {len(self.x_edits)} inputs, got {len(x)}")
-        self._x, self._y = x, float(y)
+        self._x, self._y = x, self._y if y is None else float(y)
         self._fill_form()
         self.position = self.steps.end if self.steps else 0
         self._rebuild()
 
     def restart(self) -> None:
-        """Back to the start of a pass: only the inputs' and parameters' values shown."""
+        """Back to the start of a pass, on the newest weights: only the inputs' and parameters'
+        values shown."""
         self.play(False)
+        self._release()
         self._move(0)
 
     def forward(self) -> bool:
@@ -433,10 +435,6 @@ class LensView(LiveView, QtWidgets.QWidget):
         self._redraw()
         self._built_at = time.monotonic()
         self._build_cost = self._built_at - t0
-
-    def _on_later(self) -> None:
-        if not self._held():  # a pass started meanwhile: the newest weights wait for its end
-            self._rebuild()
 
     def _restructure(self, focus=None) -> None:
         """New nodes drawn (another network, a neuron opened or closed): lay them out again, and
