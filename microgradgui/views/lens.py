@@ -512,6 +512,8 @@ class LensView(LiveView, QtWidgets.QWidget):
             epoch = self._weights[1]
             held = f" (held for the pass: training is at epoch {self._pending[1]})" if self._pending else ""
             text = f"sample loss {g.loss:.4g} (no L1/L2 penalty) · epoch {epoch}{held}"
+            if not g.theta_grad.any():  # a hinge loss of 0: the sample is past the margin
+                text += " · no gradient reaches the weights"
             now = self.current()
             if now is not None:
                 key, backward = now
