@@ -5,13 +5,15 @@ real `MainWindow` trains its default network (moons, 2-16-16-1) with an
 unlimited epoch budget and redraws every throttled snapshot. An idle loop ticks
 every ~10 ms; anything longer is time the GUI could not react.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_latency.py [--seconds 10] [--engine value]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_latency.py [--seconds 10] [--engine value] [--tab Lens]
 
 Prints, per engine (both by default, one after the other, in one run):
   * the timer's lateness, latency = tick interval - 10 ms: p50/p95/p99/max;
   * the raw tick interval p50/p99 (an idle loop gives ~10 ms);
   * pauses: tick intervals over 50 ms (the GUI could not react for that long);
   * the training rate, epochs/s, measured over the same seconds.
+`--tab TITLE` shows that tab of the bottom row while training (the first one, the loss curves, by
+default): a view draws only while it is shown, so this measures what it costs the window.
 Targets: latency p99 <= 25 ms, no pause over 50 ms. Exit status 1 if a target is
 missed (a benchmark, not a test: run it on a quiet machine, several times).
 STUDIO_REPO (default the repository this file is in) is the checkout whose window and
@@ -56,11 +58,16 @@ def trainer(w):
     return w.session.trainer if hasattr(w, "session") else w.state.trainer
 
 
-def measure(app, engine, seconds, settings_dir):
+def measure(app, engine, seconds, settings_dir, tab=None):
     settings = QtCore.QSettings(os.path.join(settings_dir, f"{engine}.ini"), QtCore.QSettings.Format.IniFormat)
     w = MainWindow(settings=settings)
     w.resize(1400, 900)
     w.show()
+    if tab is not None:
+        titles = [w.tabs.tabText(i).replace("&&", "&") for i in range(w.tabs.count())]
+        if tab not in titles:
+            raise SystemExit(f"no tab {tab!r}; the tabs are {', '.join(titles)}")
+        w.tabs.setCurrentIndex(titles.index(tab))
     w.training_panel.engine.setCurrentText(engine)
     w.training_panel.epochs.setValue(1_000_000)
     pace = w.findChild(QtWidgets.QComboBox, "paceControl")
@@ -113,11 +120,12 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--engine", choices=ENGINES, action="append",
                     help="engine(s) to measure (default: every engine)")
+    ap.add_argument("--tab", help="the title of the bottom tab to show while training (default: the first)")
     args = ap.parse_args(argv)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     ok = True
     print(f"platform {app.platformName()}, timer {TICK_MS} ms, {args.seconds:g} s per engine, "
-          f"demo network moons 2-16-16-1")
+          f"demo network moons 2-16-16-1{f', tab {args.tab!r} shown' if args.tab else ''}")
     rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
     print(f"measuring the checkout at {rev.strip() or 'unknown revision'}")
     print("latency = tick interval - 10 ms (the timer's lateness); raw = the interval itself; ms")
@@ -125,7 +133,7 @@ def main(argv=None):
           f"{'raw p50':>8} {'raw p99':>8} {'>50ms':>6} {'epochs/s':>9}")
     with tempfile.TemporaryDirectory() as d:
         for engine in args.engine or ENGINES:
-            r = measure(app, engine, args.seconds, d)
+            r = measure(app, engine, args.seconds, d, args.tab)
             print(f"{r['engine']:<9} {r['ticks']:>6} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} "
                   f"{r['max']:>7.1f} {r['raw_p50']:>8.1f} {r['raw_p99']:>8.1f} {r['pauses']:>6} "
                   f"{r['epochs_per_s']:>9.0f}", flush=True)

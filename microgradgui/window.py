@@ -19,7 +19,7 @@ from micrograd.session import RESTART, Session
 
 from .frames import FramePump
 from .panels import DEFAULT_PACE, DataPanel, NetworkPanel, TrainingPanel
-from .views import TABS, DecisionPlot, NetworkView
+from .views import TABS, DecisionPlot, LensView, NetworkView
 from .views.style import save_png
 from .worker import Runner
 
@@ -156,6 +156,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tab_views = [view_class() for view_class in TABS]
         for view in self.tab_views:
             self.tabs.addTab(view, view.title)
+        self.lens_view = next(v for v in self.tab_views if isinstance(v, LensView))
         # Every view the pump feeds, in drawing order: the run's status first (cheapest, most read).
         self.views = [tp.status, self.network_view, self.decision_plot, *self.tab_views]
 
@@ -188,6 +189,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.data_panel.featuresEdited.connect(lambda changes: self._edit(**changes))
         self.data_panel.customChosen.connect(lambda: self._edit_points("place points by hand", None))
         self.decision_plot.pointAdded.connect(self._on_point_added)
+        self.decision_plot.pointPicked.connect(self._on_point_picked)
         self.decision_plot.areaCleared.connect(self._on_area_cleared)
         self.decision_plot.clearRequested.connect(lambda: self._edit_points("clear the data", []))
 
@@ -358,6 +360,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_point_added(self, inputs, target):
         spec = self.session.custom_data()
         self._edit_points("place a point", add_point(spec.points, inputs, target, spec.test_ratio))
+
+    def _on_point_picked(self, x, y):
+        """A point clicked on the decision plot: the Lens shows the graph of its loss."""
+        self.lens_view.pick(x, y)
+        self.tabs.setCurrentWidget(self.lens_view)
 
     def _on_area_cleared(self, low, high):
         points = self.session.custom_data().points

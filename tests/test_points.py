@@ -164,7 +164,16 @@ def test_a_click_on_a_point_picks_it_rather_than_placing_one(win, qtbot):
     with qtbot.waitSignal(plot.pointPicked, timeout=TIMEOUT) as picked:
         click(plot, *x)
     np.testing.assert_array_equal(picked.args[0], x)
+    assert picked.args[1] == win.session.train.y[0]
     assert len(win.session.dataset) == 100 and win.session.data.dataset == "moons"
+    # the Lens shows the graph of that sample's loss, and its numbers are the engine's
+    lens = win.lens_view
+    assert win.tabs.currentWidget() is lens
+    qtbot.waitUntil(lambda: lens.graph is not None, timeout=TIMEOUT)
+    t = win.session.trainer
+    loss, grad, _ = t.engine.loss_and_grad(t.theta, t.X[:1], t.Y[:1])
+    assert lens.graph.loss == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(lens.graph.theta_grad, grad, rtol=1e-9, atol=1e-15)
 
 
 def test_ctrl_drag_removes_points_clear_removes_all_and_undo_brings_them_back(win, qtbot):
@@ -249,3 +258,17 @@ def test_choosing_custom_in_the_data_panel_makes_the_points_there_editable(win, 
     win.data_panel.dataset.setCurrentText(CUSTOM)
     assert win.session.data.dataset == CUSTOM and epoch_of(win) == 1  # the run goes on
     np.testing.assert_array_equal(np.sort(win.session.dataset.X, axis=0), np.sort(X, axis=0))
+
+
+def test_a_picked_point_goes_through_the_input_features_to_the_lens(win, qtbot):
+    win.data_panel.feature_toggles["x1x2"].click()  # the network takes x1, x2, x1·x2
+    assert win.session.config.feature_map == ["x1", "x2", "x1x2"]
+    plot, lens = win.decision_plot, win.lens_view
+    i = 3
+    with qtbot.waitSignal(plot.pointPicked, timeout=TIMEOUT):
+        click(plot, *win.session.train.X[i])
+    qtbot.waitUntil(lambda: lens.graph is not None and lens._x == win.session.train.X[i].tolist(), timeout=TIMEOUT)
+    t = win.session.trainer
+    loss, grad, _ = t.engine.loss_and_grad(t.theta, t.X[i:i + 1], t.Y[i:i + 1])
+    assert lens.graph.loss == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(lens.graph.theta_grad, grad, rtol=1e-9, atol=1e-15)

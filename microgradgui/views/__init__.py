@@ -6,10 +6,11 @@ here and one entry in `TABS`.
 from .decision import DecisionPlot
 from .distributions import DistributionsView
 from .evals import EvalsView
+from .lens import LensView
 from .loss import LossView
 from .network import NetworkView
 from .weights import WeightsView
 
-TABS = (LossView, WeightsView, DistributionsView, EvalsView)
+TABS = (LossView, WeightsView, DistributionsView, EvalsView, LensView)
 
-__all__ = ["TABS", "DecisionPlot", "NetworkView"]
+__all__ = ["TABS", "DecisionPlot", "LensView", "NetworkView"]

@@ -125,7 +125,7 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
     pointAdded = QtCore.Signal(object, float)  # (the point's inputs, its class or target)
     areaCleared = QtCore.Signal(object, object)  # (low, high) corners, in the plot's (x, y)
     clearRequested = QtCore.Signal()
-    pointPicked = QtCore.Signal(object)  # the inputs (numpy array) of the point clicked
+    pointPicked = QtCore.Signal(object, float)  # (the inputs, numpy, and the label of the point clicked)
 
     title = "Decision Plot"
     GRID = 80
@@ -286,7 +286,7 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
         near = self._point_near(x, y)
         if near is not None:
             self.picked.setData([near[0]], [near[1]])
-            self.pointPicked.emit(np.array(near[2]))
+            self.pointPicked.emit(np.array(near[2]), float(near[3]))
             return
         zero = button == QtCore.Qt.MouseButton.RightButton or modifiers & QtCore.Qt.KeyboardModifier.ShiftModifier
         inputs = (x, y) if self._dims == 2 else (x,)
@@ -297,17 +297,17 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
         self.pointAdded.emit(inputs, float(target))
 
     def _point_near(self, x, y):
-        """(plot x, plot y, inputs) of the shown point nearest (x, y) within PICK_PIXELS, or None."""
+        """(plot x, plot y, inputs, label) of the shown point nearest (x, y) within PICK_PIXELS, or None."""
         parts = [ds for ds, item in ((self._train, self.train_points), (self._test, self.test_points))
                  if ds is not None and len(ds) and item.isVisible()]
         if not parts:
             return None
-        X = np.vstack([ds.X for ds in parts])
-        P = X if self._dims == 2 else np.column_stack([X[:, 0], np.concatenate([ds.y for ds in parts])])
+        X, labels = np.vstack([ds.X for ds in parts]), np.concatenate([ds.y for ds in parts])
+        P = X if self._dims == 2 else np.column_stack([X[:, 0], labels])
         pw, ph = self.plot.vb.viewPixelSize()
         dist = np.hypot((P[:, 0] - x) / pw, (P[:, 1] - y) / ph)
         i = int(np.argmin(dist))
-        return (P[i, 0], P[i, 1], X[i]) if dist[i] <= PICK_PIXELS else None
+        return (P[i, 0], P[i, 1], X[i], labels[i]) if dist[i] <= PICK_PIXELS else None
 
     def show_model(self, weights, activations: list[str], threshold: float,
                    scale: float | None = None) -> None:
