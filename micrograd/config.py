@@ -215,6 +215,16 @@ class Config:
         return self.inputs, tuple(self.layers), tuple(self.activations)
 
 
+def differences(base, other):
+    """The settings of `other` that differ from `base` (both `Config.to_dict()`s) as short texts,
+    "lr 0.1", "layers 8-1": how a past run differs from the current one."""
+    def text(v):
+        if isinstance(v, list):
+            return "-".join(map(str, v)) or "none"
+        return f"{v:g}" if isinstance(v, float) else str(v)
+    return [f"{k} {text(other[k])}" for k in other if k in base and other[k] != base[k]]
+
+
 # What choosing a data set sets, in the window and for the flags `micrograd train` is not given:
 # settings that train it (measured over seeds by benchmarks/defaults.py; the README has the
 # table). Per task: the loss and the activations (tanh for regression: relu at lr 1 diverged on

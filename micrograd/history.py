@@ -6,15 +6,19 @@ the first one included, and cost at most `capacity` rows of memory and of drawin
 million epochs costs what one of a few thousand does. The latest row is always at hand
 (`points()` appends it when the stride skipped it), so a curve ends where the run is.
 
-`History` is a run's epochs (`Epoch` records) stored so.
+`History` is a run's epochs (`Epoch` records) stored so. `Tape` keeps a run's weights the same
+way, to rewind it: at most `TAPE_BYTES` of them. `Ghost` is a past run kept to compare with.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
 
 CAPACITY = 4096  # rows kept; even
+TAPE_BYTES = 32 * 2**20  # a run's weights and gradients kept to rewind it: 32 MiB at most
+TAPE_ENTRIES = 1000      # and at most this many epochs of them (even)
 
 
 @dataclass(frozen=True)
@@ -135,3 +139,52 @@ class History:
         values = [None if np.isnan(v) else float(v) for v in rows[i]]
         values[0] = int(values[0])
         return Epoch(self.run, *values)
+
+    def rows(self):
+        """The epochs held as an array, a copy: one row per epoch, columns `FIELDS`."""
+        return self._rows.points().copy()
+
+
+class Tape:
+    """A run's parameters and gradients at evenly spaced epochs, from the epoch it starts at:
+    every `stride`-th epoch, the stride doubling (every other entry dropped) when full. At most
+    `capacity` entries: TAPE_ENTRIES, fewer for a big network (TAPE_BYTES in all)."""
+
+    def __init__(self, size, start=0):
+        fit = TAPE_BYTES // (16 * max(size, 1))  # a parameter and its gradient: 16 bytes
+        self.capacity = max(2, min(TAPE_ENTRIES, fit - fit % 2))
+        self.start, self.stride = start, 1
+        self.entries = []  # (epoch, theta, grad, Epoch record or None at the start)
+
+    def record(self, epoch, theta, grad, record=None):
+        """Keep (copies of) the parameters after `epoch` if it falls on the stride."""
+        if (epoch - self.start) % self.stride:
+            return
+        if len(self.entries) == self.capacity:
+            self.stride *= 2
+            self.entries = [e for e in self.entries if (e[0] - self.start) % self.stride == 0]
+            if (epoch - self.start) % self.stride:
+                return
+        self.entries.append((epoch, theta.copy(), grad.copy(), record))
+
+    def epochs(self):
+        return [e[0] for e in self.entries]
+
+    def at(self, epoch):
+        """The entry of the latest epoch kept at or before `epoch` (the first one if none is)."""
+        return self.entries[max(bisect.bisect_right(self.epochs(), epoch) - 1, 0)]
+
+    @property
+    def nbytes(self):
+        return sum(e[1].nbytes + e[2].nbytes for e in self.entries)
+
+
+@dataclass(frozen=True)
+class Ghost:
+    """A run kept to compare with (pinned, or the run a branch left): its curves (`History.rows`
+    columns), its settings and its last epoch."""
+
+    label: str
+    rows: np.ndarray
+    config: dict  # Config.to_dict() of the run
+    last: Epoch

@@ -9,6 +9,9 @@ This is what the window and the command line share, so each rule about a run liv
 * the runs: `evals` runs of the same configuration over seeds seed..seed+evals-1, trained
   one epoch per `step()` (so a caller can stop or pause between any two epochs);
 * which run a model file gets (`best()`, written by `save()`);
+* the way back: each run keeps its weights at decimated epochs (`Trainer.tape`); `at(epoch)`
+  shows them, `branch(epoch)` goes on from there, keeping the run it leaves as a `Ghost`, and
+  `pin()` keeps the current run so too, to compare the next ones with;
 * what observers see: a `Setup` when the network or the data change, then `Snapshot`s, plain
   immutable data copied out of the run.
 
@@ -26,8 +29,8 @@ import numpy as np
 from . import modelfile
 from .config import PRESETS, Config, DataSpec, for_data
 from .data import CUSTOM, points_of
-from .history import Epoch, History
-from .train import EXHAUSTED, STOPPED, TOLERANCE, Trainer, summarize
+from .history import Epoch, Ghost, History
+from .train import EXHAUSTED, STOPPED, TOLERANCE, Trainer, summarize, unflatten
 
 CONTINUE = "continue"  # the current run goes on with the new settings
 RESTART = "restart"    # the session starts again from its initial weights
@@ -39,6 +42,7 @@ LIVE = frozenset({"lr"})
 EXTENDS = frozenset({"epochs", "tolerance"})
 # Settings that change the initial weights: after them, the weights are drawn from the seed again.
 NEW_WEIGHTS = frozenset({"inputs", "feature_map", "layers", "activations", "seed", "init", "bias_init"})
+MAX_GHOSTS = 8  # runs kept to compare with (pinned, or left by a branch); the oldest goes first
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Setup:
     config: Config  # a copy: the view may keep it
     train: object   # data.Dataset
     test: object    # data.Dataset, or None
+    ghosts: tuple = ()  # history.Ghost: past runs to draw beside this one
 
     @property
     def task(self):
@@ -77,6 +82,7 @@ class Snapshot:
     summary: dict | None = None  # across runs (`summarize`), once finished
     progress: float = 0.0  # share of the next epoch done (a long one, reported as it goes)
     measured: tuple | None = None  # (train loss, metric, test loss, metric) at weights edited since
+    rewound: bool = False  # an earlier epoch of the run (`Session.at`), not where it is
 
     @property
     def last(self):
@@ -98,6 +104,9 @@ class Session:
         self.dataset, self.train, self.test = loaded if loaded is not None else self.data.load()
         self._check(self.config)
         self.weights = weights
+        self.origin = None  # (weights, past) a branch started from: where a restart goes back to
+        self.ghosts = []
+        self._ghosts_made = 0
         self.restart()
         if past:
             self.runs = [Trainer(self.config, self.train, self.test, 0, self.weights, past)]
@@ -110,9 +119,16 @@ class Session:
     # --- the runs ----------------------------------------------------------------------------
 
     def restart(self):
-        """Back to epoch 0 of the first run, from the initial weights."""
+        """Back to the start of the first run: epoch 0 from the initial weights, or after a
+        branch the epoch it started from (with other settings, maybe: see `branch`)."""
         self.finished = False
-        self.runs = [Trainer(self.config, self.train, self.test, 0, self.weights)]
+        weights, past = self.origin if self.origin and self.config.evals == 1 else (self.weights, ())
+        self.runs = [Trainer(self.config, self.train, self.test, 0, weights, past)]
+
+    def reset(self):
+        """Back to epoch 0 from the initial weights, a branch's start forgotten."""
+        self.origin = None
+        self.restart()
 
     @property
     def trainer(self):
@@ -197,7 +213,7 @@ class Session:
                 self.finished = False
             return CONTINUE
         if changed & NEW_WEIGHTS:
-            self.weights = None
+            self.weights = self.origin = None
         self.restart()
         return RESTART
 
@@ -222,6 +238,7 @@ class Session:
             self.weights = None
         self.data, (self.dataset, self.train, self.test) = spec, loaded
         self.config = config
+        self.origin = None  # a branch's past was trained on other data
         self.restart()
 
     def use_data(self, spec):
@@ -259,6 +276,62 @@ class Session:
         old, t.theta[k] = float(t.theta[k]), value
         return old
 
+    # --- the way back ---------------------------------------------------------------------------
+
+    def at(self, epoch):
+        """A Snapshot of the current run at `epoch` (the latest epoch kept at or before it; where
+        the run is now for its epoch or later), with no new Epochs: `rewound` if earlier, with
+        what that epoch measured as `measured`."""
+        t = self.trainer
+        if epoch >= t.epoch:
+            return self.snapshot()
+        e, theta, grad, record = t.tape.at(epoch)
+        return Snapshot(run=t.run, runs=self.config.evals, epoch=e, epochs=self.config.epochs,
+                        done=self.done_epochs - (t.epoch - e), total=self.total_epochs,
+                        elapsed=record.elapsed if record else 0.0, new=(), weights=tuple(unflatten(theta, t.cfg)),
+                        grads=tuple(unflatten(grad, t.cfg)), stop=None, finished=False, rewound=True,
+                        measured=None if record is None else (record.train_loss, record.train_metric,
+                                                              record.test_loss, record.test_metric))
+
+    def _rewound(self, epoch):
+        """The current run as it was at `epoch` (see `at`): a new Trainer, (weights, past)."""
+        t = self.trainer
+        e, theta, _, record = t.tape.at(epoch)
+        past = [x for x in t.history if x.epoch < e] + ([record] if record else [])
+        return unflatten(theta, t.cfg), past
+
+    def branch(self, epoch):
+        """Go on from `epoch` of the current run (see `at`) with the settings now: the run as it
+        was then replaces it, which is kept as a ghost. A restart comes back here, so settings
+        changed now (other than the network or the seed) train this branch from here; `reset`
+        goes back to epoch 0. One run only (evals 1): ValueError otherwise."""
+        if self.config.evals != 1:
+            raise ValueError("a branch goes on from one run: set evals to 1")
+        t = self.trainer
+        if epoch >= t.epoch:
+            raise ValueError(f"the run is at epoch {t.epoch}: a branch starts from an earlier one")
+        weights, past = self._rewound(epoch)
+        self._keep(t, f"branched at {past[-1].epoch if past else 0}")
+        self.origin = (weights, past)
+        self.restart()
+
+    def pin(self):
+        """Keep the current run's curves and settings as a ghost, to compare the next runs with."""
+        if self.trainer.history:
+            self._keep(self.trainer, "pinned")
+
+    def unpin(self):
+        """Forget every ghost."""
+        self.ghosts.clear()
+
+    def _keep(self, trainer, how):
+        if not trainer.history:
+            return
+        self._ghosts_made += 1
+        self.ghosts.append(Ghost(f"#{self._ghosts_made} {how}", trainer.history.rows(), trainer.cfg.to_dict(),
+                                 trainer.history[-1]))
+        del self.ghosts[:-MAX_GHOSTS]
+
     # --- model files -------------------------------------------------------------------------
 
     def best(self):
@@ -273,11 +346,16 @@ class Session:
         trained = [t for t in self.runs if t.history]
         return min(trained, key=key) if trained else self.trainer
 
-    def save(self, path):
+    def save(self, path, epoch=None):
         """Write `best()` to a model file, with the settings, the data's recipe and, for several
-        runs, their summary. Returns the path; raises ModelFileError / OSError."""
+        runs, their summary; or with `epoch`, the current run as it was then (see `at`). Returns
+        the path; raises ModelFileError / OSError."""
         summary = self.summary() if self.config.evals > 1 and any(t.history for t in self.runs) else None
-        return modelfile.save_trainer(path, self.best(), self.dataset, summary,
+        run = self.best()
+        if epoch is not None and epoch < self.trainer.epoch:
+            weights, past = self._rewound(epoch)
+            run = Trainer(self.config, self.train, self.test, self.trainer.run, weights, past)
+        return modelfile.save_trainer(path, run, self.dataset, summary,
                                       test_ratio=self.data.test_ratio, split_seed=self.data.split_seed)
 
     @classmethod
@@ -306,7 +384,7 @@ class Session:
     # --- observers ---------------------------------------------------------------------------
 
     def setup(self):
-        return Setup(Config.from_dict(self.config.to_dict()), self.train, self.test)
+        return Setup(Config.from_dict(self.config.to_dict()), self.train, self.test, tuple(self.ghosts))
 
     def snapshot(self, new=(), progress=0.0, measure=False):
         """Where the session stands now, with the Epochs `new` since the previous snapshot and

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import features
-from .history import Epoch, History
+from .history import Epoch, History, Tape
 from .engine import total
 from .losses import LOSSES, penalty
 from .nn import as_list
@@ -164,6 +164,8 @@ class Trainer:
             self.history.append(e)
         if past:
             self.epoch, self.elapsed, self.stop_reason = past[-1].epoch, past[-1].elapsed or 0.0, past[-1].stop
+        self.tape = Tape(len(self.theta), self.epoch)  # the weights to rewind to
+        self.tape.record(self.epoch, self.theta, self.grad, past[-1] if past else None)
 
     def use_data(self, train, test=None):
         """Train on these points from the next epoch on (points placed by hand change while the
@@ -295,6 +297,7 @@ class Trainer:
         rec = Epoch(self.run, self.epoch, train_loss, test_loss, train_metric, test_metric,
                     lr, self.elapsed, self.stop_reason)
         self.history.append(rec)
+        self.tape.record(self.epoch, self.theta, self.grad, rec)
         return rec
 
     def _guarded(self, want_grad, X, Y, check=None):
@@ -320,11 +323,11 @@ class Trainer:
 
     def weights(self):
         """Per layer (W [outputs][inputs], b [outputs]) as numpy arrays, cut from a flat vector."""
-        return _unflatten(self.theta, self.cfg)
+        return unflatten(self.theta, self.cfg)
 
     def grads(self):
         """Like `weights()`, for the gradient of the last step."""
-        return _unflatten(self.grad, self.cfg)
+        return unflatten(self.grad, self.cfg)
 
     def parameter_index(self, layer, neuron, input=None):
         """Where weight W[neuron][input] of `layer` (its bias for input None) is in theta:
@@ -356,7 +359,7 @@ class Trainer:
         return self.engine.loss(self.theta, X, np.zeros((len(X), 1)))[1]
 
 
-def _unflatten(vec, cfg):
+def unflatten(vec, cfg):
     """Micrograd's parameter order (per neuron: weights then bias) -> per layer (W, b)."""
     out, i = [], 0
     for nin, nout in zip([cfg.inputs, *cfg.layers], cfg.layers):
@@ -367,7 +370,7 @@ def _unflatten(vec, cfg):
 
 
 def flatten(weights):
-    """Inverse of `_unflatten`: per layer (W, b) -> one vector in parameter order."""
+    """Inverse of `unflatten`: per layer (W, b) -> one vector in parameter order."""
     return np.concatenate([np.column_stack([np.asarray(W, float), np.asarray(b, float)]).ravel()
                            for W, b in weights])
 

@@ -628,6 +628,8 @@ class RunStatus(LiveView, QtWidgets.QWidget):
         self._task, self._last = setup.task, None
 
     def take(self, snap) -> None:
+        if snap.rewound:
+            return  # an earlier epoch on show: the run is still where it was
         if snap.last is not None:
             self._last = snap.last
         elif self._last is not None and (self._last.run, self._last.epoch) != (snap.run, snap.epoch):
@@ -644,7 +646,7 @@ class RunStatus(LiveView, QtWidgets.QWidget):
             self.progress.setFormat("until paused")
         run = f"run {snap.run + 1}/{snap.runs} · " if snap.runs > 1 else ""
         text = f"{run}epoch {snap.epoch}" + (f"/{snap.epochs}" if snap.epochs else "")
-        e = self._last
+        e = None if snap.rewound else self._last
         if e is not None:
             m = e.test_metric if e.test_metric is not None else e.train_metric
             metric = "" if m is None else f" · acc {m:.0%}" if self._task == "classification" else f" · R² {m:.3f}"
@@ -654,9 +656,12 @@ class RunStatus(LiveView, QtWidgets.QWidget):
             self.rate_label.setText("")
         if snap.progress:  # a long epoch, on its way
             text += f" · {snap.progress:.0%} of epoch {snap.epoch + 1}"
-        if snap.measured is not None:  # weights or points set by hand since the last epoch
+        if snap.measured is not None:  # weights or points set by hand since the last epoch, or rewound
             loss, m = snap.measured[0], snap.measured[3] if snap.measured[3] is not None else snap.measured[1]
             metric = "" if m is None else f", acc {m:.0%}" if self._task == "classification" else f", R² {m:.3f}"
-            text += " · no training points" if loss is None else f" · edited: loss {loss:.4g}{metric}"
+            what = "rewound: " if snap.rewound else "edited: "
+            text += " · no training points" if loss is None else f" · {what}loss {loss:.4g}{metric}"
+        elif snap.rewound:
+            text += " · rewound"
         self.epoch_label.setText(text)
 

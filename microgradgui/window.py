@@ -19,7 +19,8 @@ from micrograd.session import RESTART, Session
 
 from .frames import FramePump
 from .panels import DEFAULT_PACE, DataPanel, NetworkPanel, TrainingPanel
-from .views import TABS, DecisionPlot, LensView, NetworkView
+from .views import TABS, DecisionPlot, LensView, NetworkView, RunsView
+from .views.timeline import Timeline
 from .views.style import save_png
 from .worker import Runner
 
@@ -70,6 +71,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.undo_stack = QtGui.QUndoStack(self)
         self._diverged_shown = 0
         self._closing = self._close_pending = False
+        self.rewound_to = None  # the epoch the timeline shows, when not where the run is
 
         self._build_actions()
         self._build_layout()
@@ -123,6 +125,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.redo_action.setShortcut(QtGui.QKeySequence.StandardKey.Redo)
         for a in (self.undo_action, self.redo_action):
             self.addAction(a)
+        self.pin_action = self._action("pinAction", "&Pin This Run", "Keep this run's curves and numbers to compare "
+                                       "the next runs with (the loss plot, the Runs tab)", self.pin)
+        self.unpin_action = self._action("unpinAction", "&Clear Pinned Runs", "Forget the runs kept to compare with",
+                                         self.unpin)
         self.defaults_action = self._action("restoreDefaultsAction", "Restore &Default Settings",
                                             "Back to the settings micrograd studio starts with: moons, 2-16-16-1, "
                                             "and how they train", self.restore_defaults)
@@ -157,8 +163,10 @@ class MainWindow(QtWidgets.QMainWindow):
         for view in self.tab_views:
             self.tabs.addTab(view, view.title)
         self.lens_view = next(v for v in self.tab_views if isinstance(v, LensView))
+        self.runs_view = next(v for v in self.tab_views if isinstance(v, RunsView))
+        self.timeline = Timeline()
         # Every view the pump feeds, in drawing order: the run's status first (cheapest, most read).
-        self.views = [tp.status, self.network_view, self.decision_plot, *self.tab_views]
+        self.views = [tp.status, self.timeline, self.network_view, self.decision_plot, *self.tab_views]
 
         self.top_split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         self.top_split.setObjectName("topSplit")
@@ -168,7 +176,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.right_split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         self.right_split.setObjectName("rightSplit")
         self.right_split.addWidget(self.top_split)
-        self.right_split.addWidget(self.tabs)
+        bottom = QtWidgets.QWidget()
+        column = QtWidgets.QVBoxLayout(bottom)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.tabs, 1)
+        column.addWidget(self.timeline)
+        self.right_split.addWidget(bottom)
         self.right_split.setSizes([520, 330])
         self.main_split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         self.main_split.setObjectName("mainSplit")
@@ -190,11 +204,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.data_panel.customChosen.connect(lambda: self._edit_points("place points by hand", None))
         self.decision_plot.pointAdded.connect(self._on_point_added)
         self.decision_plot.pointPicked.connect(self._on_point_picked)
+        self.timeline.scrubbed.connect(self._on_scrub)
+        self.timeline.branchRequested.connect(self._on_branch)
+        self.runs_view.pinRequested.connect(self.pin)
+        self.runs_view.clearRequested.connect(self.unpin)
         self.decision_plot.areaCleared.connect(self._on_area_cleared)
         self.decision_plot.clearRequested.connect(lambda: self._edit_points("clear the data", []))
 
     def _build_menus(self):
-        drawn = [v for v in self.views if v is not self.training_panel.status]
+        drawn = [v for v in self.views if v not in (self.training_panel.status, self.timeline)]
         self.png_actions = {}
         for widget in (*drawn, self):
             label = widget.title if widget is not self else "Whole Window"
@@ -223,6 +241,9 @@ class MainWindow(QtWidgets.QMainWindow):
         run = self.menuBar().addMenu("&Training")
         for a in (self.train_action, self.step_action, self.reset_action, self.new_seed_action):
             run.addAction(a)
+        run.addSeparator()
+        run.addAction(self.pin_action)
+        run.addAction(self.unpin_action)
         run.addSeparator()
         run.addAction(self.defaults_action)
         self._rebuild_recent()
@@ -316,6 +337,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _redraw_all(self):
         """Every view afresh from the session: its setup, then where it stands now."""
+        self.rewound_to = None
         self.status.clearMessage()  # "Done: ..." of the run before would be a lie now
         self.pump.new_session()
         setup = self.session.setup()
@@ -334,6 +356,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _edit(self, **changes):
         """A setting changed in a panel: the session says whether the run goes on or restarts."""
+        self._back_to_now()  # it applies to the run as it is
         try:
             outcome = self.session.edit(**changes)
         except ValueError as e:
@@ -354,6 +377,60 @@ class MainWindow(QtWidgets.QMainWindow):
             self.data_panel.sync(self.session.data, self.session.dataset)
             return
         self._adopt(self.session)
+
+    # --- the way back: rewind, branch, compare ------------------------------------------------
+
+    def _on_scrub(self, epoch):
+        """The timeline dragged (paused): every view shows the run at that epoch."""
+        if self.running:
+            return
+        snapshot = self.session.at(epoch)
+        self.rewound_to = snapshot.epoch if snapshot.rewound else None
+        self.pump.draw_now(snapshot)
+        self._update_buttons()
+
+    def _back_to_now(self):
+        """The views show the run where it is (before it trains on, or an edit applies)."""
+        if self.rewound_to is not None:
+            self.rewound_to = None
+            self.pump.draw_now(self.session.snapshot())
+            self._update_buttons()
+
+    def _on_branch(self, epoch):
+        """Continue from the epoch shown: the run from there is the current one, the one it
+        leaves a ghost in the loss plot and the Runs tab."""
+        if self.running:
+            return
+        try:
+            self.session.branch(epoch)
+        except ValueError as e:
+            self.status.showMessage(str(e), 5000)
+            return
+        self._redraw_all()
+        self.status.showMessage(f"Branched at epoch {self.session.trainer.epoch}: Train goes on from here; "
+                                "settings changed now apply from here too (Reset: back to epoch 0).", 8000)
+
+    def pin(self):
+        """Keep the current run to compare the next ones with."""
+        was_training = self._pause_and_wait()  # the worker must not append to what is copied
+        if self._busy():
+            return
+        if self.session.trainer.history:
+            self.session.pin()
+            self._redraw_all()
+            self.status.showMessage(f"Pinned as {self.session.ghosts[-1].label.split()[0]}: change the settings "
+                                    "and train to compare (Runs tab).", 6000)
+        else:
+            self.status.showMessage("Nothing to pin yet: train first.", 4000)
+        self._resume(was_training)
+
+    def unpin(self):
+        was_training = self._pause_and_wait()
+        if self._busy():
+            return
+        self.session.unpin()
+        self._redraw_all()
+        self._resume(was_training)
 
     # --- points placed by hand ----------------------------------------------------------------
 
@@ -390,6 +467,7 @@ class MainWindow(QtWidgets.QMainWindow):
         was_training = self._pause_and_wait()
         if self._busy():
             return False
+        self._back_to_now()
         try:
             outcome = self.session.use_data(spec)
         except (ValueError, OSError) as e:
@@ -427,7 +505,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def reset(self):
         self.runner.stop()
-        self.session.restart()
+        self.session.reset()
         self._redraw_all()
         self.status.showMessage("Reset: epoch 0, same initial weights.", 3000)
 
@@ -460,6 +538,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def train(self):
         if self.running or self._busy() or not self._has_points():
             return
+        self._back_to_now()
         if not self.session.can_step:
             self.session.restart()  # a finished session: Train starts it again from the same weights
             self._redraw_all()
@@ -481,6 +560,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.session.can_step:
             self.status.showMessage("Every run has ended; Reset to start again.", 4000)
             return
+        self._back_to_now()
         self.runner.start(self.session, self.pump.tag, epochs=1)
         self._update_buttons()
 
@@ -548,7 +628,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.import_csv_action.setEnabled(not running)
         self.data_panel.setEnabled(not running)
         self.network_panel.setEnabled(not running)
-        self.network_view.set_editable(not running)
+        self.network_view.set_editable(not running and self.rewound_to is None)
+        self.timeline.set_running(running)
         self.training_panel.set_running(running)
         # Export and Import stay enabled: they pause a running worker first (_pause_and_wait)
         self.recent_menu.setEnabled(not running and bool(self.recent_files()))
@@ -601,7 +682,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if not os.path.splitext(path)[1]:
                 path += ".json"
             try:
-                self.session.save(path)
+                self.session.save(path, epoch=self.rewound_to)
             except (ValueError, OSError) as e:
                 self.dialogs.error("Export failed", str(e))
                 return
@@ -622,8 +703,9 @@ class MainWindow(QtWidgets.QMainWindow):
             if not os.path.splitext(path)[1]:
                 path += ".onnx"
             run = self.session.best()
+            weights = run.weights() if self.rewound_to is None else self.session.at(self.rewound_to).weights
             try:
-                onnx_export.save(path, run.weights(), run.cfg.activations, self.session.dataset.features,
+                onnx_export.save(path, weights, run.cfg.activations, self.session.dataset.features,
                                  run.cfg.feature_map)
             except onnx_export.ExportError as e:
                 self.dialogs.error("Export failed", str(e))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from micrograd.history import Epoch, History, Thinned
+from micrograd.history import TAPE_BYTES, TAPE_ENTRIES, Epoch, History, Tape, Thinned
 
 
 def held_indices(t):
@@ -62,3 +62,28 @@ def test_history_reads_like_a_list_of_epochs():
     epochs = [e.epoch for e in h]
     assert epochs == sorted(epochs) and len(set(np.diff(epochs[:-1]))) == 1  # evenly spaced
     assert h[1].test_loss is None  # missing values come back as None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 5), st.integers(1, 3000), st.integers(1, 40_000))
+def test_the_tape_keeps_evenly_spaced_epochs_within_its_bound(start, epochs, size):
+    tape = Tape(size, start)
+    theta = np.zeros(size)
+    for e in range(start, start + epochs + 1):
+        tape.record(e, theta + e, theta, None)
+    kept = tape.epochs()
+    assert len(kept) <= tape.capacity <= TAPE_ENTRIES and tape.nbytes <= TAPE_BYTES
+    assert kept[0] == start and set(np.diff(kept)) <= {tape.stride}  # evenly spaced from the start
+    assert kept[-1] > start + epochs - 2 * tape.stride  # up to the last stride
+    e, w, _, _ = tape.at(start + epochs // 2)  # the latest kept at or before, with its own weights
+    assert e <= start + epochs // 2 < e + tape.stride and w[0] == e
+
+
+def test_a_tape_of_the_largest_network_holds_32_mib():
+    size = 2 * 64 + 64 + 7 * (64 * 64 + 64) + 65  # 8 x 64
+    tape = Tape(size)
+    theta = np.zeros(size)
+    for e in range(5000):
+        tape.record(e, theta, theta)
+    assert tape.capacity >= 64 and tape.capacity // 2 <= len(tape.entries) <= tape.capacity
+    assert tape.nbytes <= TAPE_BYTES

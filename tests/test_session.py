@@ -316,3 +316,68 @@ def test_a_weight_set_by_hand_is_where_the_run_goes_on_from():
         s.set_parameter(1, 0, 4, 1.0)
     with pytest.raises(ValueError):
         s.set_parameter(0, 0, 0, float("nan"))
+
+
+# --- the way back: rewind, branch, pin -------------------------------------------------------------
+
+def trained(epochs, **settings):
+    s = Session(Config(layers=[6, 1], activations=["tanh", "linear"], epochs=1000, **settings))
+    for _ in range(epochs):
+        s.step()
+    return s
+
+
+def test_at_shows_the_weights_the_run_had_then():
+    s = trained(40)
+    for k in (0, 1, 17, 39):
+        snap = s.at(k)
+        again = trained(k)  # the same run, stopped at k
+        assert snap.rewound and snap.epoch == k and snap.new == ()
+        for (W, b), (W2, b2) in zip(snap.weights, again.trainer.weights()):
+            np.testing.assert_array_equal(W, W2)
+            np.testing.assert_array_equal(b, b2)
+        if k:
+            assert snap.measured[0] == again.trainer.history[-1].train_loss
+    assert not s.at(40).rewound and not s.at(99).rewound and s.at(40).epoch == 40
+
+
+def test_a_branch_goes_on_from_there_with_the_settings_now_and_keeps_the_run_it_left():
+    s = trained(40)
+    s.branch(15)
+    assert s.trainer.epoch == 15 and [e.epoch for e in s.trainer.history][-1] == 15
+    np.testing.assert_array_equal(s.trainer.theta, trained(15).trainer.theta)
+    assert len(s.ghosts) == 1 and s.ghosts[0].last.epoch == 40 and s.ghosts[0].label == "#1 branched at 15"
+    assert s.edit(optimizer="sgd", lr=0.05) == RESTART  # a restart comes back to the branch point
+    assert s.trainer.epoch == 15 and s.config.optimizer == "sgd"
+    np.testing.assert_array_equal(s.trainer.theta, trained(15).trainer.theta)
+    e = s.step()
+    assert e.epoch == 16 and e.lr == pytest.approx(0.05 * (1 - 0.9 * 15 / 300))  # the schedule counts on from 15
+    s.reset()  # back to epoch 0
+    np.testing.assert_array_equal(s.trainer.theta, trained(0).trainer.theta)
+    with pytest.raises(ValueError, match="earlier"):
+        s.branch(0)
+    s.edit(layers=[3, 1], activations=["tanh", "linear"])  # a new network: no branch point to go back to
+    for _ in range(5):
+        s.step()
+    s.branch(2)
+    s.edit(seed=7)
+    assert s.trainer.epoch == 0
+
+
+def test_save_writes_the_epoch_on_show(tmp_path):
+    s = trained(30)
+    path = s.save(str(tmp_path / "m.json"), epoch=12)
+    m = modelfile.load(path)
+    np.testing.assert_array_equal(flatten([(np.array(W), np.array(b)) for W, b in m.weights]),
+                                  trained(12).trainer.theta)
+    assert m.history["epoch"][-1] == 12 and m.metrics["train_loss"] == trained(12).trainer.history[-1].train_loss
+
+
+def test_pinned_runs_are_kept_bounded_and_cleared():
+    s = trained(5)
+    for i in range(12):
+        s.pin()
+    assert len(s.ghosts) == 8 and s.ghosts[0].label == "#5 pinned"
+    assert s.setup().ghosts == tuple(s.ghosts)
+    s.unpin()
+    assert s.ghosts == [] and s.setup().ghosts == ()

@@ -9,8 +9,9 @@ from .evals import EvalsView
 from .lens import LensView
 from .loss import LossView
 from .network import NetworkView
+from .runs import RunsView
 from .weights import WeightsView
 
-TABS = (LossView, WeightsView, DistributionsView, EvalsView, LensView)
+TABS = (LossView, WeightsView, DistributionsView, EvalsView, RunsView, LensView)
 
-__all__ = ["TABS", "DecisionPlot", "LensView", "NetworkView"]
+__all__ = ["TABS", "DecisionPlot", "LensView", "NetworkView", "RunsView"]

@@ -47,6 +47,8 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
         self._on_kind()
 
     def take(self, snapshot) -> None:
+        if snapshot.rewound:
+            return  # an earlier epoch on show: its column is already here
         last = self._columns.last
         if snapshot.run != self._run or (last is not None and snapshot.epoch < last[0]):
             self._columns.clear()  # a new run, or a reset: start afresh

@@ -1,4 +1,4 @@
-"""Loss and accuracy (or R²) against epoch, for the run being trained."""
+"""Loss and accuracy (or R²) against epoch, for the run being trained, beside past runs."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +8,8 @@ from PySide6 import QtCore, QtWidgets
 from micrograd.history import Thinned
 
 from .base import LiveView
-from .style import (FOREGROUND, TEST_COLOR, TITLE_SIZE, TRAIN_COLOR, LossAxis, PlotWidget, check_box, curve,
-                    finite_or_nan, light_grid, nice_ceil, set_log_y, style_plot)
+from .style import (FOREGROUND, GHOST_COLORS, TEST_COLOR, TITLE_SIZE, TRAIN_COLOR, LossAxis, PlotWidget, check_box,
+                    curve, finite_or_nan, light_grid, nice_ceil, set_log_y, style_plot)
 
 
 class LossView(LiveView, QtWidgets.QWidget):
@@ -17,6 +17,9 @@ class LossView(LiveView, QtWidgets.QWidget):
 
     Shows one run at a time: an epoch record of another run, or an epoch number that
     goes backwards (a reset), starts the curves afresh (the evals view shows all runs).
+    Past runs (the setup's ghosts: pinned, or left by a branch) are drawn dotted beside it,
+    each in its own muted colour, by their test curves (train without test data). A snapshot of
+    an earlier epoch (rewound) shows as a vertical line there.
     """
 
     title = "Loss && accuracy"
@@ -44,6 +47,14 @@ class LossView(LiveView, QtWidgets.QWidget):
         self.test_metric = curve(self.metric_plot, TEST_COLOR, "test", style=QtCore.Qt.PenStyle.DashLine)
         self.loss_plot.setLimits(xMin=0)
         self.metric_plot.setLimits(xMin=0)
+        self.cursors = []
+        for p in (self.loss_plot, self.metric_plot):
+            line = pg.InfiniteLine(angle=90, pen=pg.mkPen(FOREGROUND, width=1, style=QtCore.Qt.PenStyle.DashLine))
+            line.setVisible(False)
+            p.addItem(line, ignoreBounds=True)
+            self.cursors.append(line)
+        self._ghosts = []  # (loss item, metric item, epochs, losses) per past run
+        self._ghost_end = 0.0  # the last epoch of any past run: the axis shows them whole
         # The epoch axis grows in nice steps (0..1000, 0..1500, ...) instead of autoranging on
         # every frame: an axis whose range moves regenerates its ticks, labels and grid (ms each).
         self._x_max = None
@@ -61,13 +72,21 @@ class LossView(LiveView, QtWidgets.QWidget):
     # the view protocol
     def prepare(self, setup) -> None:
         self.set_metric_name("accuracy" if setup.task == "classification" else "R²")
+        self._set_ghosts(setup.ghosts)
         self.clear()
 
     def take(self, snapshot) -> None:
         self._append(snapshot.new)
 
     def present(self, snapshot) -> None:
+        for line in self.cursors:
+            line.setVisible(snapshot.rewound)
+            line.setValue(snapshot.epoch)
         self._push()
+
+    def ghost_curves(self):
+        """(label, epochs, loss, metric) of each past run drawn."""
+        return [(loss.name(), *loss.getData(), metric.getData()[1]) for loss, metric, _, _ in self._ghosts]
 
     # public API
     def clear(self) -> None:
@@ -106,6 +125,7 @@ class LossView(LiveView, QtWidgets.QWidget):
 
     def set_log(self, on: bool) -> None:
         self._log = bool(on)
+        self._draw_ghost_losses()
         set_log_y(self.loss_plot, self._log, self._rows.points()[:, 1:3])
         self._push()
 
@@ -125,6 +145,34 @@ class LossView(LiveView, QtWidgets.QWidget):
         return self._rows.count
 
     # internals
+    def _set_ghosts(self, ghosts) -> None:
+        for pair in self._ghosts:
+            for item, plot, legend in zip(pair[:2], (self.loss_plot, self.metric_plot),
+                                          (self.loss_legend, self.metric_legend)):
+                legend.removeItem(item)
+                plot.removeItem(item)
+        self._ghosts, self._ghost_end = [], 0.0
+        for i, g in enumerate(ghosts):
+            rows = g.rows  # History.FIELDS columns: epoch, train loss, test loss, train metric, test metric, ...
+            tested = np.isfinite(rows[:, 2]).any()
+            loss, metric = (rows[:, 2], rows[:, 4]) if tested else (rows[:, 1], rows[:, 3])
+            color = GHOST_COLORS[i % len(GHOST_COLORS)]
+            pair = (curve(self.loss_plot, color, g.label, width=2, style=QtCore.Qt.PenStyle.DotLine),
+                    curve(self.metric_plot, color, g.label, width=2, style=QtCore.Qt.PenStyle.DotLine))
+            for item in pair:
+                item.setZValue(-5)  # under the current run's curves
+            pair[1].setData(rows[:, 0], finite_or_nan(metric))
+            self._ghosts.append((*pair, rows[:, 0], finite_or_nan(loss)))
+            self._ghost_end = max(self._ghost_end, float(rows[-1, 0]) if len(rows) else 0.0)
+        self._draw_ghost_losses()
+
+    def _draw_ghost_losses(self) -> None:
+        for item, _, x, y in self._ghosts:
+            if self._log:
+                with np.errstate(invalid="ignore"):
+                    y = np.where(y > 0, y, np.nan)
+            item.setData(x, y)
+
     def _set_title(self, text: str) -> None:
         if text != self._title:  # a new title re-lays the plot out: only when it changes
             self._title = text
@@ -152,7 +200,7 @@ class LossView(LiveView, QtWidgets.QWidget):
                 item.setData(x, y)
             else:  # nothing to draw (no test data): no all-NaN bounds for the dots to warn about
                 item.setData([], [])
-        x_max = nice_ceil(max(float(x[-1]) if len(x) else 0.0, 10.0))
+        x_max = nice_ceil(max(float(x[-1]) if len(x) else 0.0, self._ghost_end, 10.0))
         if x_max != self._x_max:
             self._x_max = x_max
             for p in (self.loss_plot, self.metric_plot):

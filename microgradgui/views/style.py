@@ -15,6 +15,8 @@ BACKGROUND = "w"
 FOREGROUND = "#333333"
 TRAIN_COLOR = "#1f5fa8"   # train curves: dark blue
 TEST_COLOR = "#e07b00"    # test curves: orange
+# Past runs drawn beside the current one (pinned, or left by a branch): muted, one hue each.
+GHOST_COLORS = ("#8c8c8c", "#9b6fb0", "#5a9e6f", "#b0806f", "#6f8fb0", "#b0a35a", "#b06f8f", "#5aa3a3")
 TITLE_SIZE = "10pt"
 _configured = False
 
