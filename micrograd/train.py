@@ -284,34 +284,40 @@ class Trainer:
         self.history.append(rec)
         return rec
 
-    def _guarded(self, want_grad, X, Y, check=None):
-        """(loss + L1/L2 penalty, its gradient or None, outputs) at theta; a non-finite loss or
-        the Value engine's OverflowError gives (inf, None, None): the caller treats that as
-        divergence. The engines leave the penalty out: it involves only theta, so it is added
-        here, once, the same for both. Always three values, whichever engine call it makes."""
-        try:
-            if want_grad:
-                loss, grad, out = self.engine.loss_and_grad(self.theta, X, Y, check)
-            else:
-                (loss, out), grad = self.engine.loss(self.theta, X, Y, check), None
-        except OverflowError:
-            return math.inf, None, None
+    def objective(self, theta, X, Y, want_grad=True, check=None):
+        """(loss + L1/L2 penalty, its gradient or None, outputs) at `theta` (a flat parameter
+        vector, not necessarily the run's) on the batch (X, Y): what a step descends, computed
+        by the run's engine. The engines leave the penalty out: it involves only theta, so it
+        is added here, once, the same for both. The Value engine may raise OverflowError."""
+        if want_grad:
+            loss, grad, out = self.engine.loss_and_grad(theta, X, Y, check)
+        else:
+            (loss, out), grad = self.engine.loss(theta, X, Y, check), None
         if self.cfg.l1 or self.cfg.l2:
-            value, penalty_grad = penalty(self.theta, self.cfg.l1, self.cfg.l2)
+            value, penalty_grad = penalty(theta, self.cfg.l1, self.cfg.l2)
             loss += value
             if want_grad:
                 grad = grad + penalty_grad
+        return loss, grad, out
+
+    def _guarded(self, want_grad, X, Y, check=None):
+        """`objective` at the run's theta; a non-finite loss or the Value engine's OverflowError
+        gives (inf, None, None): the caller treats that as divergence."""
+        try:
+            loss, grad, out = self.objective(self.theta, X, Y, want_grad, check)
+        except OverflowError:
+            return math.inf, None, None
         if not math.isfinite(loss):
             return math.inf, None, None
         return loss, grad, out
 
     def weights(self):
         """Per layer (W [outputs][inputs], b [outputs]) as numpy arrays, cut from a flat vector."""
-        return _unflatten(self.theta, self.cfg)
+        return unflatten(self.theta, self.cfg)
 
     def grads(self):
         """Like `weights()`, for the gradient of the last step."""
-        return _unflatten(self.grad, self.cfg)
+        return unflatten(self.grad, self.cfg)
 
     def predict(self, X):
         """Model outputs (n, outputs) for inputs X (n, inputs)."""
@@ -319,7 +325,7 @@ class Trainer:
         return self.engine.loss(self.theta, X, np.zeros((len(X), 1)))[1]
 
 
-def _unflatten(vec, cfg):
+def unflatten(vec, cfg):
     """Micrograd's parameter order (per neuron: weights then bias) -> per layer (W, b)."""
     out, i = [], 0
     for nin, nout in zip([cfg.inputs, *cfg.layers], cfg.layers):
@@ -330,7 +336,7 @@ def _unflatten(vec, cfg):
 
 
 def flatten(weights):
-    """Inverse of `_unflatten`: per layer (W, b) -> one vector in parameter order."""
+    """Inverse of `unflatten`: per layer (W, b) -> one vector in parameter order."""
     return np.concatenate([np.column_stack([np.asarray(W, float), np.asarray(b, float)]).ravel()
                            for W, b in weights])
 

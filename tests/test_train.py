@@ -7,7 +7,7 @@ import pytest
 
 from micrograd.data import CLASSIFICATION, DATASETS, make_dataset, split
 from micrograd.config import ENGINES, Config
-from micrograd.train import EXHAUSTED, STOPPED, TOLERANCE, Trainer, _unflatten, flatten, summarize
+from micrograd.train import EXHAUSTED, STOPPED, TOLERANCE, Trainer, unflatten, flatten, summarize
 
 
 def config_for(ds, **kw):
@@ -154,7 +154,7 @@ def test_weights_grads_and_flatten():
     w = t.weights()
     assert [W.shape for W, _ in w] == [(3, 2), (2, 3), (1, 2)] and [b.shape for _, b in w] == [(3,), (2,), (1,)]
     assert np.array_equal(flatten(w), t.theta)
-    assert all(np.array_equal(a, b) for (A, B), (C, D) in zip(_unflatten(flatten(w), cfg), w)
+    assert all(np.array_equal(a, b) for (A, B), (C, D) in zip(unflatten(flatten(w), cfg), w)
                for a, b in ((A, C), (B, D)))
     grads = t.grads()
     assert [G.shape for G, _ in grads] == [W.shape for W, _ in w]
