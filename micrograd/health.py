@@ -98,8 +98,8 @@ class LayerHealth:
 
 
 def _times(v):
-    """A factor for people: 1.5x, 12x, 20,000x."""
-    return f"{v:,.0f}x" if v >= 100 else f"{v:.2g}x"
+    """A factor for people: 1.03x, 12.5x, 20,000x."""
+    return f"{v:,.0f}x" if v >= 100 else f"{v:.3g}x"
 
 
 def samples(X, limit=MAX_SAMPLES):
@@ -116,13 +116,13 @@ def measure(config, weights, grads, X, lr=None):
     step that gave the gradient (default config.lr)."""
     lr = config.lr if lr is None else lr
     outs = layer_outputs(weights, config.activations, X)
-    theta = flatten(weights)
+    stepped = any(np.any(G) or np.any(g) for G, g in grads)  # else no step yet: no gradient to speak of
     with np.errstate(over="ignore", invalid="ignore"):
-        data_grads = unflatten(flatten(grads) - penalty(theta, config.l1, config.l2)[1], config)
+        theta = flatten(weights)
+        data_grads = unflatten(flatten(grads) - penalty(theta, config.l1, config.l2)[1], config) if stepped else grads
         w_norms = [float(np.sqrt(np.sum(W ** 2) + np.sum(b ** 2))) for W, b in weights]
         g_norms = [float(np.sqrt(np.sum(G ** 2) + np.sum(g ** 2))) for G, g in data_grads]
         rates = [g / w if w > 0 else (np.inf if g > 0 else 0.0) for g, w in zip(g_norms, w_norms)]
-    stepped = any(np.any(G) or np.any(g) for G, g in grads)
     last = len(weights) - 1
     out = []
     for k, ((Z, H), act) in enumerate(zip(outs, config.activations)):

@@ -337,7 +337,8 @@ def test_gradcheck_passes_a_trained_model(capsys, model_path):
 
 def test_gradcheck_exits_1_on_a_wrong_gradient(capsys, model_path, monkeypatch):
     relu = ops.UNARY["relu"]
-    monkeypatch.setitem(ops.UNARY, "relu", relu._replace(derivative=lambda X, Y, out=None: 0.9 * relu.derivative(X, Y)))
+    wrong = relu._replace(derivative=lambda X, Y, out=None: np.multiply(0.9, relu.derivative(X, Y), out=out))
+    monkeypatch.setitem(ops.UNARY, "relu", wrong)
     rc, out, err = run_cli(capsys, "gradcheck", model_path)
     assert rc == 1 and err == ""
     assert out.splitlines()[-1].startswith("FAIL: ") and "the worst, parameter" in out

@@ -119,10 +119,11 @@ def test_a_gradient_vanishes_relative_to_a_later_layer():
 
 
 def test_no_gradient_flags_before_the_first_step_or_at_a_zero_gradient():
-    cfg, weights = network(("relu", "relu", "linear"), l2=0.0)
+    cfg, weights = network(("relu", "relu", "linear"), l2=1e-2)
     for grads in (zero_grads(weights), grads_with(weights, cfg, [0.0, 0.0, 0.0])):
         h = health.measure(cfg, weights, grads, X)
         assert not any(layer.flags for layer in h) and all(layer.lag is None for layer in h)
+        assert all(layer.grad_norm < 1e-15 and layer.update < 1e-15 for layer in h)  # not the penalty's
 
 
 def test_a_diverged_step_explodes():

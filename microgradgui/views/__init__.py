@@ -6,10 +6,12 @@ here and one entry in `TABS`.
 from .decision import DecisionPlot
 from .distributions import DistributionsView
 from .evals import EvalsView
+from .gradcheck import GradCheckView
+from .health import HealthView
 from .loss import LossView
 from .network import NetworkView
 from .weights import WeightsView
 
-TABS = (LossView, WeightsView, DistributionsView, EvalsView)
+TABS = (LossView, WeightsView, DistributionsView, EvalsView, HealthView, GradCheckView)
 
 __all__ = ["TABS", "DecisionPlot", "NetworkView"]
