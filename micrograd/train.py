@@ -10,6 +10,7 @@ import dataclasses
 import gc
 import math
 import random
+import threading
 import time
 from contextlib import contextmanager
 
@@ -31,17 +32,33 @@ EXHAUSTED = "epochs exhausted"
 STOPPED = "stopped by the user"
 
 
+_paused_lock = threading.Lock()
+_paused = 0             # gc_paused blocks running now, in every thread; under _paused_lock
+_was_enabled = False    # the collector's state when the first of them began
+
+
 @contextmanager
 def gc_paused():
     """Hold the cyclic collector off: a step's graphs are acyclic and freed by reference
-    counting, so the collector would only walk them, pausing the GUI for nothing."""
-    was = gc.isenabled()
-    gc.disable()
+    counting, so the collector would only walk them, pausing the GUI for nothing.
+
+    The collector is the process's, and two threads may run an engine at once (training and a
+    gradient check): the blocks are counted, and the last one to end turns it back on. (Each
+    restoring what it found let one thread turn it on under the other's half-built graphs: full
+    collections of them held the GIL for 50-100 ms.)"""
+    global _paused, _was_enabled
+    with _paused_lock:
+        if _paused == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _paused += 1
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        with _paused_lock:
+            _paused -= 1
+            if _paused == 0 and _was_enabled:
+                gc.enable()
 
 
 class Interrupted(Exception):

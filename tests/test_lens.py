@@ -297,3 +297,31 @@ def test_a_snapshot_ending_a_run_is_measured_at_once(qtbot, clock):
     final = s.snapshot()
     view.draw(final)  # no time has passed, but the run has ended
     assert view.layers() == health.measure(s.config, final.weights, final.grads, s.train.X)
+
+
+# --- in the window ----------------------------------------------------------------------------
+
+def test_in_the_window_a_check_runs_while_training_and_closing_the_window_cancels_one(qtbot, tmp_path, monkeypatch):
+    from microgradgui.window import MainWindow
+    w = MainWindow(settings=QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    view = w.findChild(GradCheckView, "gradCheckView")
+    w.tabs.setCurrentWidget(view)
+    w.training_panel.epochs.setValue(0)  # until paused
+    w.train_button.click()
+    qtbot.waitUntil(lambda: w.session.trainer.epoch > 0, timeout=TIMEOUT)
+    with qtbot.waitSignal(view.reported, timeout=TIMEOUT) as done:
+        w.findChild(QtWidgets.QPushButton, "gradCheckButton").click()
+    assert done.args[0].passed and w.running  # checked beside the training worker
+    qtbot.waitUntil(lambda: not view.running, timeout=TIMEOUT)
+    w.train_button.click()  # pause
+    qtbot.waitUntil(lambda: not w.running, timeout=TIMEOUT)
+    health_tab = w.findChild(HealthView, "healthView")
+    assert len(health_tab.health()) == 3 and health_tab.layers()  # measured while hidden
+    waiting = blocking(monkeypatch, view)
+    view.button.click()
+    qtbot.waitUntil(waiting.is_set, timeout=TIMEOUT)
+    w.close()
+    assert not view.running

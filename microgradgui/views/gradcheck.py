@@ -25,6 +25,11 @@ from .style import FOREGROUND, TRAIN_COLOR, PlotWidget, light_grid, style_plot, 
 
 PASS_COLOR, FAIL_COLOR, KINK_COLOR = "#1b7f3b", "#b3261e", "#8c8c8c"
 PROGRESS_PER_S = 10  # progress emits a second at most
+# Seconds the check sleeps between two parameters, GIL released: the window (and a training
+# worker) get it at once. A pure-Python check beside pure-Python training otherwise doubled
+# the window's p99 latency (benchmarks/gui_latency.py --engine value --gradcheck: 33 -> 15 ms),
+# for 1 ms in the 10 that a parameter of the demo network takes on the reference engine.
+BREATHE = 0.001
 COLUMNS = (  # (title, tooltip)
     ("checked", "Parameters of the layer checked (a big network on a slow engine: a sample spread evenly)"),
     ("kinks", "Checked, but a step of ±eps crosses a kink (relu's 0, the hinge's margin, L1's 0): a finite "
@@ -59,6 +64,7 @@ class CheckWorker(QtCore.QObject):
     def _progress(self, fraction):
         if self.stop_event.is_set():
             raise Interrupted
+        time.sleep(BREATHE)
         now = time.monotonic()
         if now - self._last >= 1.0 / PROGRESS_PER_S:
             self._last = now
@@ -160,6 +166,7 @@ class GradCheckView(LiveView, QtWidgets.QWidget):
         self._setup = None
         self._report = None
         self._thread = self._worker = None
+        self._stopping = []        # threads of cancelled checks, until they end
         self._serial = 0           # of the current (or last) check
         self._checked_at = None    # (run, epoch) of the weights checked
         self._watching = None      # the window whose closing cancels a check
@@ -216,13 +223,22 @@ class GradCheckView(LiveView, QtWidgets.QWidget):
         thread.start()
 
     def cancel(self) -> None:
-        """Abandon a check in progress and wait for its thread (it stops at the next parameter)."""
+        """Abandon a check in progress, without waiting: its thread stops at the next parameter
+        (on the reference engine and a big network, a large fraction of a second), and what it
+        still sends is ignored."""
         if self._thread is None:
             return
         self._worker.stop()
-        self._thread.wait()
+        self._stopping.append(self._thread)
         self._ended()
         self.verdict.setText("cancelled")
+
+    def _stop_all(self) -> None:
+        """Cancel, and wait for every thread still stopping: none may outlive the window."""
+        self.cancel()
+        for thread in self._stopping:
+            _finished(thread, wait=True)
+        self._stopping.clear()
 
     # internals
     def _on_click(self) -> None:
@@ -240,11 +256,11 @@ class GradCheckView(LiveView, QtWidgets.QWidget):
 
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QtCore.QEvent.Type.Close:
-            self.cancel()
+            self._stop_all()
         return False
 
     def closeEvent(self, event) -> None:
-        self.cancel()
+        self._stop_all()
         super().closeEvent(event)
 
     def _current(self, serial) -> bool:
@@ -273,8 +289,8 @@ class GradCheckView(LiveView, QtWidgets.QWidget):
 
     @QtCore.Slot()
     def _on_finished(self) -> None:
-        if self._thread is not None and self._thread.isFinished():
-            self._thread.wait()
+        self._stopping = [t for t in self._stopping if not _finished(t)]
+        if self._thread is not None and _finished(self._thread):
             self._ended()
 
     def _ended(self) -> None:
@@ -320,3 +336,12 @@ class GradCheckView(LiveView, QtWidgets.QWidget):
         lo, hi = (float(values.min()), float(values.max())) if values.size else (-1.0, 1.0)
         pad = 0.05 * (hi - lo) or 1.0
         self.diagonal.setData([lo - pad, hi + pad], [lo - pad, hi + pad])
+
+
+def _finished(thread, wait=False) -> bool:
+    """True once `thread` has ended (after waiting for it, with `wait`). One that is finishing
+    still deletes its worker: wait for that, as dropping our reference meanwhile races with it."""
+    try:
+        return (wait or thread.isFinished()) and thread.wait()
+    except RuntimeError:  # deleteLater already ran: it had finished
+        return True
