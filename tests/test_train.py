@@ -316,3 +316,26 @@ def test_reference_engine_overflow_on_the_test_set_is_a_divergence():
     t = Trainer(cfg, train, test, weights=huge)
     e = t.step()
     assert e.stop == "diverged at epoch 1" and e.test_loss == math.inf and e.train_metric is None
+
+
+def test_gc_paused_holds_the_collector_off_until_the_last_thread_leaves():
+    """Training and a gradient check run engines in two threads: the one that ends first must
+    not turn the collector back on under the other."""
+    import gc
+    import threading
+    from micrograd.train import gc_paused
+    inside, leave = threading.Event(), threading.Event()
+
+    def other():
+        with gc_paused():
+            inside.set()
+            leave.wait(10)
+    assert gc.isenabled()
+    with gc_paused():
+        thread = threading.Thread(target=other)
+        thread.start()
+        inside.wait(10)
+    assert not gc.isenabled()  # the other thread is still in its block
+    leave.set()
+    thread.join()
+    assert gc.isenabled()
