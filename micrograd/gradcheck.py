@@ -181,11 +181,11 @@ def check_trainer(trainer, count=None, progress=None, eps=EPS, atol=ATOL, rtol=R
     theta = trainer.theta.copy()
     try:
         loss, grad, _ = trainer.objective(theta, X, Y)
-        if not (math.isfinite(loss) and np.isfinite(grad).all()):
-            raise OverflowError
-    except OverflowError:
+    except OverflowError:  # the Value engine's exp or pow
+        loss, grad = math.inf, None
+    if not math.isfinite(loss) or grad is None or not np.isfinite(grad).all():
         raise ValueError("the objective or its gradient is not finite at these weights "
-                         "(a diverged run?): there is nothing to check") from None
+                         "(a diverged run?): there is nothing to check")
     index = pick(cfg, count)
     kink = np.zeros(len(index), dtype=bool)
     numeric = np.empty(len(index))
