@@ -39,6 +39,14 @@ LOSSES = {
     "bce": (bce_logits, "mean", (0.0, 1.0)),
 }
 
+# Where a loss's per-sample term is not differentiable: a numpy function of the outputs and
+# targets (arrays alike) that crosses 0 there, for each loss that has such a kink. The hinge's
+# relu bends where the margin 1 - y * out is 0. (The gradient check leaves out a finite
+# difference across a kink: it measures no derivative. The smooth losses are not listed.)
+KINKS = {
+    "hinge": lambda out, y: 1.0 - y * out,
+}
+
 
 def l1(params):
     return total(abs(p) for p in params)

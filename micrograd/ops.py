@@ -12,6 +12,9 @@ An entry holds
   init                                   for an activation, the weight init that suits it (what
                                          `MLP(..., init="auto")` draws): "he" for the relu family,
                                          "xavier" for the ones near-linear around 0
+  kink                                   the input where the op is not differentiable (relu's 0),
+                                         or None: a finite difference across it is no gradient
+                                         (micrograd.gradcheck leaves such differences out)
 The array forms follow numpy's `out` convention: given `out`, they write the result there and
 return it. Both forms compute the same expression, so the engines agree to rounding.
 """
@@ -29,6 +32,7 @@ class Op(NamedTuple):
     forward: Callable
     derivative: Callable
     init: str | None = None  # activations only: "he" or "xavier" (micrograd.nn.INITS)
+    kink: float | None = None  # where the derivative jumps
 
 
 def _put(value, out):
@@ -190,15 +194,15 @@ def _linear_grad_np(X, Y, out=None):
 # Xavier (Glorot) suits activations with slope 1 around 0: tanh, linear, and sigmoid (slope 1/4,
 # but no better scheme among ours).
 UNARY = {
-    "relu": Op(_relu, _relu_np, _relu_grad_np, "he"),
+    "relu": Op(_relu, _relu_np, _relu_grad_np, "he", kink=0.0),
     "tanh": Op(_tanh, np.tanh, _tanh_grad_np, "xavier"),
     "sigmoid": Op(_sigmoid, _sigmoid_np, _sigmoid_grad_np, "xavier"),
     "softplus": Op(_softplus, _softplus_np, _softplus_grad_np),
     "exp": Op(_exp, np.exp, _exp_grad_np),
     "log": Op(_log, np.log, _log_grad_np),
-    "abs": Op(_abs, np.abs, _abs_grad_np),
+    "abs": Op(_abs, np.abs, _abs_grad_np, kink=0.0),
     "linear": Op(_linear, np.positive, _linear_grad_np, "xavier"),  # identity; np.positive copies
-    "leaky_relu": Op(_leaky_relu, _leaky_relu_np, _leaky_relu_grad_np, "he"),
+    "leaky_relu": Op(_leaky_relu, _leaky_relu_np, _leaky_relu_grad_np, "he", kink=0.0),
     "silu": Op(_silu, _silu_np, _silu_grad_np, "he"),
 }
 

@@ -10,6 +10,7 @@ import dataclasses
 import gc
 import math
 import random
+import threading
 import time
 from contextlib import contextmanager
 
@@ -34,17 +35,33 @@ EXHAUSTED = "epochs exhausted"
 STOPPED = "stopped by the user"
 
 
+_paused_lock = threading.Lock()
+_paused = 0             # gc_paused blocks running now, in every thread; under _paused_lock
+_was_enabled = False    # the collector's state when the first of them began
+
+
 @contextmanager
 def gc_paused():
     """Hold the cyclic collector off: a step's graphs are acyclic and freed by reference
-    counting, so the collector would only walk them, pausing the GUI for nothing."""
-    was = gc.isenabled()
-    gc.disable()
+    counting, so the collector would only walk them, pausing the GUI for nothing.
+
+    The collector is the process's, and two threads may run an engine at once (training and a
+    gradient check): the blocks are counted, and the last one to end turns it back on. (Each
+    restoring what it found let one thread turn it on under the other's half-built graphs:
+    collections of 5-7 ms each, GIL held, in the middle of the window's frames.)"""
+    global _paused, _was_enabled
+    with _paused_lock:
+        if _paused == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _paused += 1
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        with _paused_lock:
+            _paused -= 1
+            if _paused == 0 and _was_enabled:
+                gc.enable()
 
 
 class Interrupted(Exception):
@@ -300,23 +317,29 @@ class Trainer:
         self.tape.record(self.epoch, self.theta, self.grad, rec)
         return rec
 
-    def _guarded(self, want_grad, X, Y, check=None):
-        """(loss + L1/L2 penalty, its gradient or None, outputs) at theta; a non-finite loss or
-        the Value engine's OverflowError gives (inf, None, None): the caller treats that as
-        divergence. The engines leave the penalty out: it involves only theta, so it is added
-        here, once, the same for both. Always three values, whichever engine call it makes."""
-        try:
-            if want_grad:
-                loss, grad, out = self.engine.loss_and_grad(self.theta, X, Y, check)
-            else:
-                (loss, out), grad = self.engine.loss(self.theta, X, Y, check), None
-        except OverflowError:
-            return math.inf, None, None
+    def objective(self, theta, X, Y, want_grad=True, check=None):
+        """(loss + L1/L2 penalty, its gradient or None, outputs) at `theta` (a flat parameter
+        vector, not necessarily the run's) on the batch (X, Y): what a step descends, computed
+        by the run's engine. The engines leave the penalty out: it involves only theta, so it
+        is added here, once, the same for both. The Value engine may raise OverflowError."""
+        if want_grad:
+            loss, grad, out = self.engine.loss_and_grad(theta, X, Y, check)
+        else:
+            (loss, out), grad = self.engine.loss(theta, X, Y, check), None
         if self.cfg.l1 or self.cfg.l2:
-            value, penalty_grad = penalty(self.theta, self.cfg.l1, self.cfg.l2)
+            value, penalty_grad = penalty(theta, self.cfg.l1, self.cfg.l2)
             loss += value
             if want_grad:
                 grad = grad + penalty_grad
+        return loss, grad, out
+
+    def _guarded(self, want_grad, X, Y, check=None):
+        """`objective` at the run's theta; a non-finite loss or the Value engine's OverflowError
+        gives (inf, None, None): the caller treats that as divergence."""
+        try:
+            loss, grad, out = self.objective(self.theta, X, Y, want_grad, check)
+        except OverflowError:
+            return math.inf, None, None
         if not math.isfinite(loss):
             return math.inf, None, None
         return loss, grad, out

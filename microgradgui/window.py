@@ -15,11 +15,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from micrograd import modelfile, onnx_export
 from micrograd.config import MAX_SEED, Config, DataSpec
 from micrograd.data import MAX_POINTS, add_point, remove_points, save_csv
+from micrograd.health import FLAGS
 from micrograd.session import RESTART, Session
 
 from .frames import FramePump
 from .panels import DEFAULT_PACE, DataPanel, NetworkPanel, TrainingPanel
-from .views import TABS, DecisionPlot, LensView, NetworkView, RunsView
+from .views import TABS, DecisionPlot, HealthView, LensView, NetworkView, RunsView
 from .views.timeline import Timeline
 from .views.style import save_png
 from .worker import Runner
@@ -164,6 +165,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.tabs.addTab(view, view.title)
         self.lens_view = next(v for v in self.tab_views if isinstance(v, LensView))
         self.runs_view = next(v for v in self.tab_views if isinstance(v, RunsView))
+        self.health_view = next(v for v in self.tab_views if isinstance(v, HealthView))
         self.timeline = Timeline()
         # Every view the pump feeds, in drawing order: the run's status first (cheapest, most read).
         self.views = [tp.status, self.timeline, self.network_view, self.decision_plot, *self.tab_views]
@@ -206,6 +208,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.decision_plot.pointPicked.connect(self._on_point_picked)
         self.timeline.scrubbed.connect(self._on_scrub)
         self.timeline.branchRequested.connect(self._on_branch)
+        self.health_view.warning.connect(lambda text: self.status.showMessage(text, 10_000))
+        self.health_view.healthChanged.connect(self._show_health)
         self.runs_view.pinRequested.connect(self.pin)
         self.runs_view.clearRequested.connect(self.unpin)
         self.decision_plot.areaCleared.connect(self._on_area_cleared)
@@ -377,6 +381,12 @@ class MainWindow(QtWidgets.QMainWindow):
             self.data_panel.sync(self.session.data, self.session.dataset)
             return
         self._adopt(self.session)
+
+    def _show_health(self):
+        """Layer health's flags as badges on the diagram's layers (their tooltips say why)."""
+        layers = self.health_view.layers()
+        self.network_view.set_badges(["\n".join(layers[k].message(f) for f in FLAGS if f in flags)
+                                      for k, flags in enumerate(self.health_view.health())])
 
     # --- the way back: rewind, branch, compare ------------------------------------------------
 

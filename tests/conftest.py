@@ -106,3 +106,19 @@ def _no_leaked_threads():
 
     if problems:
         pytest.fail("; ".join(problems) + " -- stop and join/wait threads before the test ends", pytrace=False)
+
+
+@pytest.fixture
+def patch_op(monkeypatch):
+    """`patch_op(name, op)` replaces an op of the table (`micrograd.ops.UNARY`) for one test,
+    with an empty program cache for the compiled engine: a program compiled from the wrong op
+    must not outlive the test, nor one compiled before stand in for it."""
+    import collections
+
+    from micrograd import ops
+    from micrograd.compiled import engine
+
+    def patch(name, op):
+        monkeypatch.setitem(ops.UNARY, name, op)
+        monkeypatch.setattr(engine, "_PROGRAMS", collections.OrderedDict())
+    return patch

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from micrograd import cli, modelfile
+from micrograd import cli, modelfile, ops
 from micrograd.data import make_dataset
 from micrograd.config import Config
 from micrograd.nn import ACTIVATIONS
@@ -273,6 +273,9 @@ BAD = [  # (argv with {model}/{garbage}/{badcsv}/{tmp} placeholders, text the me
     (["predict", "{model}", "--x", "1;2"], "--x: expected comma-separated numbers"),
     (["predict", "{model}", "--csv", "{badcsv}"], "line 3, column 'x2': 'oops' is not a number"),
     (["info", "{garbage}"], "truncated JSON"),
+    (["gradcheck", "{tmp}/none.json"], "none.json: file not found"),
+    (["gradcheck", "{model}", "--parameters", "0"], "expected a positive number or 'all', got '0'"),
+    (["gradcheck", "{model}", "--engine", "gpu"], "invalid choice: 'gpu'"),
 ]
 
 
@@ -347,6 +350,42 @@ def test_files_that_crashed_info_and_predict_are_refused(capsys, tmp_path, model
     rc, out, err = run_cli(capsys, command, path, *(["--x", "0,0"] if command == "predict" else []))
     assert rc == 2 and out == ""
     assert err.startswith(f"micrograd: error: {path}: {expect}") and err.count("\n") == 1, err
+
+
+def test_gradcheck_passes_a_trained_model(capsys, model_path):
+    rc, out, err = run_cli(capsys, "gradcheck", model_path)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"gradient check of {model_path}: 2 -> 6 relu -> 1 linear, compiled engine"
+    assert lines[1] == "objective: hinge loss + l2 0.0001 on 32 training samples of moons"
+    assert lines[4].split() == ["layer", "shape", "checked", "kinks", "failed", "max", "|error|", "max", "rel", "error"]
+    assert lines[5].split()[:5] == ["1", "6x2", "18", "0", "0"] and lines[6].split()[:5] == ["2", "1x6", "7", "0", "0"]
+    assert lines[-1] == "PASS: the gradient agrees for every parameter (all 25)"
+    rc, out, _ = run_cli(capsys, "gradcheck", model_path, "--engine", "value", "--parameters", "5")
+    assert rc == 0 and "value engine" in out and out.endswith("(5 checked of 25)\n")
+
+
+def test_gradcheck_exits_1_on_a_wrong_gradient(capsys, model_path, patch_op):
+    relu = ops.UNARY["relu"]
+    wrong = relu._replace(derivative=lambda X, Y, out=None: np.multiply(0.9, relu.derivative(X, Y), out=out))
+    patch_op("relu", wrong)
+    rc, out, err = run_cli(capsys, "gradcheck", model_path)
+    assert rc == 1 and err == ""
+    assert out.splitlines()[-1].startswith("FAIL: ") and "the worst, parameter" in out
+
+
+@pytest.mark.parametrize("data,expect", [
+    ({"task": "classification"}, "names no data set that can be rebuilt"),
+    ({"csv": "/no/such/points.csv", "test_ratio": 0.2, "split_seed": 0}, "its training data could not be rebuilt: "),
+])
+def test_gradcheck_says_when_the_data_cannot_be_rebuilt(capsys, tmp_path, model_path, data, expect):
+    doc = json.loads(model_path.read_text())
+    doc["data"] = {**{k: v for k, v in doc["data"].items() if k not in ("dataset", "csv")}, **data}
+    path = tmp_path / "nodata.json"
+    path.write_text(json.dumps(doc))
+    rc, out, err = run_cli(capsys, "gradcheck", path)
+    assert rc == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"micrograd: error: {path}: ") and expect in err, err
 
 
 def test_cli_and_modelfile_import_no_qt():

@@ -331,3 +331,26 @@ def test_features_of_1e300_diverge_quietly(optimizer, recwarn):
     run(t)
     assert t.stop_reason == "diverged at epoch 1"
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_gc_paused_holds_the_collector_off_until_the_last_thread_leaves():
+    """Training and a gradient check run engines in two threads: the one that ends first must
+    not turn the collector back on under the other."""
+    import gc
+    import threading
+    from micrograd.train import gc_paused
+    inside, leave = threading.Event(), threading.Event()
+
+    def other():
+        with gc_paused():
+            inside.set()
+            leave.wait(10)
+    assert gc.isenabled()
+    with gc_paused():
+        thread = threading.Thread(target=other)
+        thread.start()
+        inside.wait(10)
+    assert not gc.isenabled()  # the other thread is still in its block
+    leave.set()
+    thread.join()
+    assert gc.isenabled()

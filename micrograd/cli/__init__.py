@@ -1,4 +1,4 @@
-"""The command line: `micrograd train | predict | info | export` (also `python -m micrograd`).
+"""The command line: `micrograd train | predict | info | export | gradcheck` (also `python -m micrograd`).
 
     micrograd train --dataset moons --epochs 100 --out model.json
     micrograd train --csv points.csv --label kind --layers 8,8 --activation tanh --out m.json
@@ -6,13 +6,15 @@
     micrograd predict model.json --csv points.csv
     micrograd info model.json
     micrograd export model.json --format onnx --out model.onnx
+    micrograd gradcheck model.json
 
 Exit status: 0 on success, 2 on bad usage or bad input (one line on stderr, no
 traceback), 1 if the model (or its export) could not be written, 3 if `predict` got an output
 that is not a finite number (nan or inf, e.g. from a model that diverged): every
 row is still printed, that output as nan/inf with an empty class, and one line
 on stderr names the inputs (CSV lines or --x numbers); 130 if training was
-interrupted with Ctrl-C (the model and summary are still written).
+interrupted with Ctrl-C (the model and summary are still written). `gradcheck` exits with 0
+when the gradient passes and 1 when it fails.
 
 arguments.py parses the flags into settings, progress.py reports on stderr,
 commands.py runs each command.
@@ -25,7 +27,7 @@ import sys
 from .. import modelfile
 from ..data import DataError
 from .arguments import PROG, UsageError, build_parser, join_negative_values
-from .commands import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, export, info, predict, train
+from .commands import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, export, gradcheck, info, predict, train
 from .progress import Progress
 
 __all__ = ["main", "build_parser", "Progress", "UsageError"]
@@ -38,7 +40,8 @@ def main(argv=None, stdout=None, stderr=None):
     argv = join_negative_values(sys.argv[1:] if argv is None else list(argv))
     try:
         a = parser.parse_args(argv)
-        return {"train": train, "predict": predict, "info": info, "export": export}[a.command](a, out, err)
+        commands = {"train": train, "predict": predict, "info": info, "export": export, "gradcheck": gradcheck}
+        return commands[a.command](a, out, err)
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else EXIT_OK
     except (UsageError, DataError, modelfile.ModelFileError, ValueError) as e:

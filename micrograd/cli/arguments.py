@@ -117,7 +117,32 @@ def build_parser():
     ex.add_argument("model", metavar="MODEL")
     ex.add_argument("--format", choices=FORMATS, default=FORMATS[0], help=f"default: {FORMATS[0]}")
     ex.add_argument("--out", metavar="FILE", required=True, help="the file to write")
+
+    gc = sub.add_parser("gradcheck", help="check a saved model's gradient against finite differences",
+                        description="Compare the engine's gradient of the training objective (the loss plus "
+                                    "the L1/L2 penalty) with central finite differences, parameter by "
+                                    "parameter, at the model file's weights on its training data (rebuilt "
+                                    "from the file), with torch.autograd.gradcheck's tolerances. Exit status "
+                                    "0 if every parameter agrees, 1 if one does not.")
+    gc.add_argument("model", metavar="MODEL")
+    gc.add_argument("--engine", choices=ENGINES, help="default: the one the model was trained with")
+    gc.add_argument("--parameters", metavar="N|all", type=_count,
+                    help="check N parameters spread over the layers, or all (default: all, or as many as "
+                         "the engine checks in about ten seconds)")
     return p
+
+
+def _count(text):
+    """--parameters: 'all' (None) or a positive number."""
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'all', got {text!r}")
+    return n
 
 
 def join_negative_values(argv):

@@ -1,4 +1,4 @@
-"""The commands: `micrograd train | predict | info | export`."""
+"""The commands: `micrograd train | predict | info | export | gradcheck`."""
 from __future__ import annotations
 
 import csv
@@ -6,9 +6,12 @@ import os
 
 import numpy as np
 
+from .. import gradcheck as gradient_check
 from .. import modelfile, onnx_export
+from ..config import DataSpec
 from ..data import read_inputs
 from ..session import Session
+from ..train import Trainer
 from .arguments import PROG, UsageError, config, data_spec, floats
 from .progress import Interrupts, Progress, fmt
 
@@ -176,6 +179,40 @@ def export(a, out, err):
         return EXIT_FAIL
     out.write(f"saved {a.out}\n")
     return EXIT_OK
+
+
+def gradcheck(a, out, err):
+    """The gradient at the file's weights on its training split, against finite differences:
+    the per-layer table and PASS or FAIL; EXIT_FAIL on FAIL."""
+    m = modelfile.load(a.model)
+    spec = DataSpec.from_block(m.data)
+    if spec is None:
+        raise UsageError(f"{a.model}: the file names no data set that can be rebuilt (neither a built-in "
+                         "one nor a CSV file), so there is no training data to check the gradient on")
+    try:
+        ds, train_set, _ = spec.load()
+    except (ValueError, OSError) as e:  # DataError is a ValueError
+        raise UsageError(f"{a.model}: its training data could not be rebuilt: {e}") from None
+    if ds.X.shape[1] != m.inputs:
+        raise UsageError(f"{a.model}: the network takes {m.inputs} inputs but its data has {ds.X.shape[1]} features")
+    cfg = m.config.replace(engine=a.engine or m.config.engine)
+    trainer = Trainer(cfg, train_set, weights=m.weights)
+    count = None if a.parameters == "all" else a.parameters or gradient_check.affordable(trainer)
+    engine = trainer.engine
+    if engine.fallback_reason:
+        err.write(f"note: {engine.fallback_reason}\n")
+    X, _ = gradient_check.batch(trainer)
+    penalties = "".join(f" + {name} {w:g}" for name, w in (("l1", cfg.l1), ("l2", cfg.l2)) if w)
+    out.write(f"gradient check of {a.model}: {_arch(cfg)}, {engine.name} engine\n")
+    out.write(f"objective: {cfg.loss} loss{penalties} on {len(X)} training samples of {spec.name}\n")
+    out.write(f"central differences, eps {gradient_check.EPS:g}; a parameter passes when "
+              f"|analytic - numeric| <= {gradient_check.ATOL:g} + {gradient_check.RTOL:g} |numeric|\n")
+    report = gradient_check.check_trainer(trainer, count)
+    out.write(f"objective value {report.loss:.6g}\n")
+    for line in gradient_check.table(report):
+        out.write(line + "\n")
+    out.write(report.verdict() + "\n")
+    return EXIT_OK if report.passed else EXIT_FAIL
 
 
 # --- entry point ---------------------------------------------------------------

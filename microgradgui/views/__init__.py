@@ -6,12 +6,14 @@ here and one entry in `TABS`.
 from .decision import DecisionPlot
 from .distributions import DistributionsView
 from .evals import EvalsView
+from .gradcheck import GradCheckView
+from .health import HealthView
 from .lens import LensView
 from .loss import LossView
 from .network import NetworkView
 from .runs import RunsView
 from .weights import WeightsView
 
-TABS = (LossView, WeightsView, DistributionsView, EvalsView, RunsView, LensView)
+TABS = (LossView, WeightsView, DistributionsView, EvalsView, RunsView, HealthView, GradCheckView, LensView)
 
-__all__ = ["TABS", "DecisionPlot", "LensView", "NetworkView", "RunsView"]
+__all__ = ["TABS", "DecisionPlot", "HealthView", "LensView", "NetworkView", "RunsView"]

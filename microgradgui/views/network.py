@@ -38,6 +38,8 @@ NEURON_PEN = QtGui.QColor("#555555")
 INPUT_FILL = QtGui.QColor("#e6e6e6")
 ZERO_FILL = QtGui.QColor("#f7f7f7")
 TEXT = QtGui.QColor("#333333")
+WARNING_COLOR = "#c25400"  # a layer's caption when its health has a warning
+BADGE = "⚠ "
 KIND = 0         # QGraphicsItem.data key: ("input", i) or ("neuron", l, j)
 HOVER_PX = 5     # how near (pixels) the mouse must be to a link for its tooltip
 THUMB_GRID = 16  # samples along each input for a thumbnail
@@ -191,6 +193,22 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
             scene.addItem(text)
             self._captions.append(text)
         self._layout()
+
+    def set_badges(self, notes) -> None:
+        """Per layer (the output layer last) a text on what is wrong with it (layer health), or
+        "" when nothing is: a layer with one gets a warning sign by its caption, the text as the
+        caption's tooltip."""
+        for text, note in zip(self._captions[1:], notes):
+            one, two = text.data(KIND + 1)
+            bare = (one.removeprefix(BADGE), two.removeprefix(BADGE))
+            text.setData(KIND + 1, (BADGE + bare[0], BADGE + bare[1]) if note else bare)
+            text.setBrush(QtGui.QColor(WARNING_COLOR) if note else TEXT)
+            text.setToolTip(note)
+        self._layout()
+
+    def badges(self) -> list[str]:
+        """The tooltip of each layer's caption: its health note, or ""."""
+        return [t.toolTip() for t in self._captions[1:]]
 
     def show_weights(self, weights: list) -> None:
         if self._arch is None or len(weights) != len(self._sizes) - 1:
@@ -347,7 +365,7 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         if not on:
             return
         xs, ys, X = self._plane
-        outputs = layer_outputs(self._weights, self._arch[2], X, self._feature_map)
+        outputs = [h for _, h in layer_outputs(self._weights, self._arch[2], X, self._feature_map)]
         columns = [_to_unit(apply(self._feature_map, X))]  # the inputs (or features): -1..1 over the plane
         for out in outputs[:-1]:  # each hidden neuron on its own scale: where it fires, and how
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -435,7 +453,7 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         if kind[0] == "input":
             return output_image(_to_unit(apply(self._feature_map, X))[:, kind[1]], grid, self._lut)
         _, l, j = kind
-        out = layer_outputs(self._weights[:l + 1], self._arch[2][:l + 1], X, self._feature_map)[-1][:, j]
+        out = layer_outputs(self._weights[:l + 1], self._arch[2][:l + 1], X, self._feature_map)[-1][1][:, j]
         if l == len(self._weights) - 1:
             values = out - self._threshold
         else:
