@@ -488,6 +488,15 @@ def records(path):
                 yield start, [c.strip() for c in row]
 
 
+def _first_record(path):
+    """(the file's records, its first (line, cells)); DataError for a file with none."""
+    rows = records(path)
+    first = next(rows, None)
+    if first is None:
+        raise DataError(f"{path}: file is empty")
+    return rows, first
+
+
 def _header_names(path, line, cells, skip):
     """The column names of a header row (after `skip` unnamed index columns): each named, none twice."""
     names = cells[skip:]
@@ -513,10 +522,7 @@ def load_csv(path, label: str | None = None) -> Dataset:
     read one row at a time into float arrays (limits: docs/model-format.md).
     """
     path = os.fspath(path)
-    rows = records(path)
-    first = next(rows, None)
-    if first is None:
-        raise DataError(f"{path}: file is empty")
+    rows, first = _first_record(path)
     head_line, head = first
     header = not any(_number(c) is not None for c in head)
     skip = int(header and len(head) > 1 and head[0] == "")  # the row index pandas and R write, unnamed
@@ -605,10 +611,7 @@ def read_inputs(path, features):
     columns are ignored); without one the first len(features) columns are the inputs, in order.
     """
     path = os.fspath(path)
-    rows = records(path)
-    first = next(rows, None)
-    if first is None:
-        raise DataError(f"{path}: file is empty")
+    rows, first = _first_record(path)
     head_line, head = first
     if not any(_number(c) is not None for c in head):
         where = {}

@@ -351,17 +351,27 @@ def walk(root):
 def to_dot(root, rankdir="LR"):
     """The graph under root as Graphviz DOT text: one record per node, ops as their own nodes."""
     nodes, edges = walk(root)
-    ids = {id(v): f"n{i}" for i, v in enumerate(nodes)}
+    return dot_text([(id(v), v.label, v.data, v.grad, _op_label(v) if v.op else "") for v in nodes],
+                    [(id(p), id(v)) for p, v in edges], rankdir)
+
+
+def dot_text(nodes, edges, rankdir="LR"):
+    """Graphviz DOT text for `nodes`, (key, name, data, grad, op) each, and `edges`, (key, key)
+    pairs: one record per node (its name, data and grad), its op (if any) a circle of its own
+    that the node's incoming edges point to."""
+    ids = {key: f"n{i}" for i, (key, *_) in enumerate(nodes)}
     lines = [f"digraph G {{\n  rankdir={rankdir};", '  node [shape=record, fontname="Helvetica"];']
-    for v in nodes:
-        n = ids[id(v)]
-        label = f"{_dot_escape(v.label)} | " if v.label else ""
-        lines.append(f'  {n} [label="{{ {label}data {v.data:.4f} | grad {v.grad:.4f} }}"];')
-        if v.op:
-            lines.append(f'  {n}_op [label="{_dot_escape(_op_label(v))}", shape=circle];')
+    target = {}
+    for key, name, data, grad, op in nodes:
+        n = ids[key]
+        label = f"{_dot_escape(name)} | " if name else ""
+        lines.append(f'  {n} [label="{{ {label}data {data:.4f} | grad {grad:.4f} }}"];')
+        if op:
+            target[key] = f"{n}_op"
+            lines.append(f'  {n}_op [label="{_dot_escape(op)}", shape=circle];')
             lines.append(f"  {n}_op -> {n};")
-    for p, v in edges:
-        lines.append(f"  {ids[id(p)]} -> {ids[id(v)]}_op;")
+    for u, v in edges:
+        lines.append(f"  {ids[u]} -> {target.get(v, ids[v])};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

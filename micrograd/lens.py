@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Value
+from .engine import Value, dot_text
 from .losses import LOSSES
 
 LOSS_GROUP = "loss"      # the loss's group in `expanded`; a neuron's group is (l, j)
@@ -457,22 +457,4 @@ def crossings(columns, column, eu, ev):
 def to_dot(graph, nodes, edges, rankdir="LR"):
     """What is drawn as Graphviz DOT text, in the style of `engine.to_dot`: one record per node
     (its name, data and grad), its op as a circle of its own."""
-    ids = {k: f"n{i}" for i, k in enumerate(nodes)}
-    lines = [f"digraph G {{\n  rankdir={rankdir};", '  node [shape=record, fontname="Helvetica"];']
-    ops = {}
-    for k in nodes:
-        n, name, op = ids[k], graph.name(k), graph.op(k)
-        label = f"{_dot_escape(name)} | " if name else ""
-        lines.append(f'  {n} [label="{{ {label}data {graph.data(k):.4f} | grad {graph.grad(k):.4f} }}"];')
-        if op:
-            ops[k] = f"{n}_op"
-            lines.append(f'  {n}_op [label="{_dot_escape(op)}", shape=circle];')
-            lines.append(f"  {n}_op -> {n};")
-    for u, v in edges:
-        lines.append(f"  {ids[u]} -> {ops.get(v, ids[v])};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def _dot_escape(text):
-    return "".join("\\" + c if c in '{}|<>"\\' else c for c in text)
+    return dot_text([(k, graph.name(k), graph.data(k), graph.grad(k), graph.op(k)) for k in nodes], edges, rankdir)

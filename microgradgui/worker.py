@@ -52,6 +52,21 @@ SWITCH_INTERVAL = 0.0005  # s; sys.setswitchinterval while a worker trains (CPyt
 LONG_EPOCH = 0.1         # s; an epoch running longer sends frames of its progress (first visible in 0.3 s)
 
 
+def thread_for(worker, name):
+    """A new QThread (registered in LIVE_THREADS, not started) that runs `worker.run` and ends
+    when the worker emits `finished`; both are deleted once it has ended."""
+    thread = QtCore.QThread()
+    thread.setObjectName(name)
+    LIVE_THREADS.add(thread)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    # Direct: quit from the worker thread itself, so a GUI thread blocked in wait() is not needed.
+    worker.finished.connect(thread.quit, QtCore.Qt.ConnectionType.DirectConnection)
+    thread.finished.connect(worker.deleteLater)
+    thread.finished.connect(thread.deleteLater)
+    return thread
+
+
 class FrameGate:
     """Back-pressure between the worker and the window: the worker `clear()`s it as it emits
     and `wait()`s before training on; the window calls `done(cost)` once the frame that drew
@@ -274,16 +289,8 @@ class Runner(QtCore.QObject):
         if sys.getswitchinterval() > SWITCH_INTERVAL:
             sys.setswitchinterval(SWITCH_INTERVAL)  # process-wide; harmless when nothing contends
         _freeze_heap()  # on the GUI thread: what the collection frees is freed here; the worker thaws
-        thread = QtCore.QThread()
-        thread.setObjectName("trainingThread")
-        LIVE_THREADS.add(thread)
         worker = TrainWorker(session, tag, self.max_emits_per_s, epochs, None if epochs else self.pace)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        # Direct: quit from the worker thread itself, so a GUI thread blocked in wait() is not needed.
-        worker.finished.connect(thread.quit, QtCore.Qt.ConnectionType.DirectConnection)
-        thread.finished.connect(worker.deleteLater)
-        thread.finished.connect(thread.deleteLater)
+        thread = thread_for(worker, "trainingThread")
         # Signals and slots of this object, which lives in the GUI thread: queued in order, and
         # delivered even after the thread and worker are deleted. (A plain function or lambda
         # connected to the worker's signals is tied to the sender: its queued call can be lost

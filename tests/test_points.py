@@ -12,16 +12,10 @@ from micrograd.config import DataSpec
 from micrograd.data import (CUSTOM, add_point, custom_dataset, load_csv, make_dataset, points_of, remove_points,
                             save_csv)
 from micrograd.session import CONTINUE, RESTART, Session
-from test_gui import TIMEOUT, epoch_of, make_window, small, step, wait_idle
+from test_gui import TIMEOUT, epoch_of, small, step, wait_idle, win  # noqa: F401 - win is a fixture
 
 Button, Mod = QtCore.Qt.MouseButton, QtCore.Qt.KeyboardModifier
 
-
-@pytest.fixture
-def win(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path)
-    yield w
-    w.close()
 
 
 def at(plot, x, y):

@@ -10,16 +10,10 @@ from PySide6 import QtCore, QtTest
 from micrograd import modelfile
 from micrograd.predict import predict
 from micrograd.train import flatten
-from test_gui import TIMEOUT, loss_view, make_window, small, wait_idle
+from test_gui import TIMEOUT, loss_view, small, wait_idle, win  # noqa: F401 - win is a fixture
 
 Key = QtCore.Qt.Key
 
-
-@pytest.fixture
-def win(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path)
-    yield w
-    w.close()
 
 
 def train_to_end(win, qtbot, epochs):

@@ -11,7 +11,7 @@ from micrograd.history import Thinned
 
 from .base import LiveView
 from .style import (FOREGROUND, TRAIN_COLOR, LossAxis, PlotWidget, check_box, curve, fast_curve, finite_or_nan, light_grid,
-                    set_log_y, style_plot, table_text)
+                    set_log_y, set_row, style_plot, table_text)
 
 
 class EvalsView(LiveView, QtWidgets.QWidget):
@@ -178,10 +178,7 @@ class EvalsView(LiveView, QtWidgets.QWidget):
                          for k in ("mean", "std", "min", "max")]
             else:
                 cells = [table_text(stats[k]) for k in ("mean", "std", "min", "max")]
-            for c, t in enumerate(cells):
-                item = QtWidgets.QTableWidgetItem(t)
-                item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(r, c, item)
+            set_row(self.table, r, cells)
 
     def set_metric_name(self, name: str) -> None:
         self._metric_name = name

@@ -19,9 +19,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from micrograd import gradcheck
 from micrograd.train import Interrupted, Trainer
 
-from ..worker import LIVE_THREADS
+from ..worker import thread_for
 from .base import LiveView
-from .style import FOREGROUND, TRAIN_COLOR, PlotWidget, light_grid, style_plot, table_text
+from .style import FOREGROUND, TRAIN_COLOR, PlotWidget, light_grid, set_row, style_plot, table_text
 
 PASS_COLOR, FAIL_COLOR, KINK_COLOR = "#1b7f3b", "#b3261e", "#8c8c8c"
 PROGRESS_PER_S = 10  # progress emits a second at most
@@ -201,16 +201,9 @@ class GradCheckView(LiveView, QtWidgets.QWidget):
         snapshot = self._latest
         weights = [(W.copy(), b.copy()) for W, b in snapshot.weights]
         self._checked_at = (snapshot.run, snapshot.epoch)
-        thread = QtCore.QThread()
-        thread.setObjectName("gradCheckThread")
-        LIVE_THREADS.add(thread)
         self._serial += 1
         worker = CheckWorker(self._serial, self._setup.config, weights, self._setup.train)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.finished.connect(thread.quit, QtCore.Qt.ConnectionType.DirectConnection)
-        thread.finished.connect(worker.deleteLater)
-        thread.finished.connect(thread.deleteLater)
+        thread = thread_for(worker, "gradCheckThread")
         # Slots of this widget, in the GUI thread: queued, and delivered even once the worker is gone.
         worker.progress.connect(self._on_progress)
         worker.done.connect(self._on_done)
@@ -310,10 +303,7 @@ class GradCheckView(LiveView, QtWidgets.QWidget):
             checked = str(row.checked) if row.checked == row.parameters else f"{row.checked} of {row.parameters}"
             cells = (checked, str(row.kinks), str(row.failed), table_text(row.max_error), table_text(row.max_rel),
                      "PASS" if row.passed else "FAIL")
-            for c, text in enumerate(cells):
-                item = QtWidgets.QTableWidgetItem(text)
-                item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(r, c, item)
+            set_row(self.table, r, cells)
             self.table.item(r, len(cells) - 1).setForeground(QtGui.QColor(PASS_COLOR if row.passed else FAIL_COLOR))
         if report is None:
             self.verdict.setText("")

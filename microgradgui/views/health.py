@@ -17,7 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from micrograd import features, health
 
 from .base import LiveView
-from .style import FOREGROUND, table_text
+from .style import FOREGROUND, set_row, table_text
 
 RATE = 4  # measurements a second at most
 clock = time.monotonic  # seconds; a test may replace it
@@ -159,12 +159,7 @@ class HealthView(LiveView, QtWidgets.QWidget):
                      table_text(layer.grad_norm),
                      table_text(layer.update),
                      ", ".join(flags) or "OK")
-            for column, text in enumerate(cells):
-                item = self.table.item(row, column)
-                if item is None:
-                    item = QtWidgets.QTableWidgetItem()
-                    self.table.setItem(row, column, item)
-                item.setText(text)
+            set_row(self.table, row, cells, right_from=1)
             status = self.table.item(row, len(cells) - 1)
             status.setForeground(BAD if flags else QtGui.QColor(FOREGROUND))
             status.setBackground(BAD_BACKGROUND if flags else QtGui.QColor("white"))

@@ -6,7 +6,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from micrograd.config import differences
 
 from .base import LiveView
-from .style import GHOST_COLORS, table_text
+from .style import GHOST_COLORS, set_row, table_text
 
 
 class RunsView(LiveView, QtWidgets.QWidget):
@@ -79,11 +79,4 @@ class RunsView(LiveView, QtWidgets.QWidget):
         cells = [label, settings, "—" if last is None else f"{last.epoch:,}"]
         cells += ["—"] * 4 if last is None else [table_text(last.train_loss), table_text(last.test_loss),
                                                  metric(last.train_metric), metric(last.test_metric)]
-        for c, text in enumerate(cells):
-            item = self.table.item(row, c)
-            if item is None:
-                item = QtWidgets.QTableWidgetItem()
-                self.table.setItem(row, c, item)
-            item.setText(text)
-            if c >= 2:
-                item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        set_row(self.table, row, cells, right_from=2)

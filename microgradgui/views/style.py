@@ -265,6 +265,19 @@ def check_box(text, name, tip, on_toggle):
     return box
 
 
+def set_row(table: QtWidgets.QTableWidget, row: int, cells, right_from: int = 0) -> None:
+    """Write the texts `cells` into `row` of `table` (reusing its items), aligned right from
+    column `right_from` on (numbers), left before it."""
+    for column, text in enumerate(cells):
+        item = table.item(row, column)
+        if item is None:
+            item = QtWidgets.QTableWidgetItem()
+            table.setItem(row, column, item)
+        item.setText(text)
+        if column >= right_from:
+            item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+
+
 def table_text(v: float) -> str:
     if v is None or not math.isfinite(v):
         return "—"
