@@ -3,7 +3,6 @@ buttons clicked, the result checked in the views' data, the session and the expo
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from PySide6 import QtCore, QtTest
 
