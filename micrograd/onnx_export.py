@@ -17,7 +17,6 @@ stays [outputs][inputs], as in the model file) and its activation; the output `o
 Needs the optional `onnx` package (`pip install .[onnx]`); everything else in micrograd runs
 without it. Every failure is an `ExportError` with a one-line message.
 """
-import contextlib
 import json
 import os
 

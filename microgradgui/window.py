@@ -7,60 +7,28 @@ views (views/) draw what a `Runner` worker sends, through the `FramePump`.
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from micrograd import modelfile, onnx_export
 from micrograd.config import MAX_SEED, Config, DataSpec
-from micrograd.data import MAX_POINTS, add_point, remove_points, save_csv
 from micrograd.health import FLAGS
 from micrograd.session import RESTART, Session
 
+from .edits import HandEdits
+from .files import Dialogs, FileMenu
 from .frames import FramePump
 from .panels import DEFAULT_PACE, DataPanel, NetworkPanel, TrainingPanel
 from .views import TABS, DecisionPlot, HealthView, LensView, NetworkView, RunsView
 from .views.timeline import Timeline
-from .views.style import save_png
 from .worker import Runner
 
 ORG, APP = "micrograd", "studio"
-MAX_RECENT = 8
-MODEL_FILTER = "micrograd model (*.json);;All files (*)"
-CSV_FILTER = "CSV data (*.csv *.txt);;All files (*)"
-PNG_FILTER = "PNG image (*.png)"
-ONNX_FILTER = "ONNX model (*.onnx)"
 
 
-class Dialogs:
-    """Every modal dialog the window opens; a test replaces `window.dialogs` with a fake."""
-
-    def __init__(self, parent):
-        self.parent = parent
-
-    def open_path(self, title, filter, directory=""):
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self.parent, title, directory, filter)
-        return path or None
-
-    def save_path(self, title, filter, suggested=""):
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self.parent, title, suggested, filter)
-        return path or None
-
-    def error(self, title, text):
-        QtWidgets.QMessageBox.critical(self.parent, title, text)
-
-    def warning(self, title, text):
-        QtWidgets.QMessageBox.warning(self.parent, title, text)
-
-    def confirm(self, title, text):
-        buttons = QtWidgets.QMessageBox.StandardButton
-        answer = QtWidgets.QMessageBox.question(self.parent, title, text, buttons.Ok | buttons.Cancel, buttons.Cancel)
-        return answer == buttons.Ok
-
-
-class MainWindow(QtWidgets.QMainWindow):
-    """micrograd studio. `settings`: a QSettings (tests pass one in a temp dir)."""
+class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
+    """micrograd studio. `settings`: a QSettings (tests pass one in a temp dir). The File menu's
+    actions are in files.py, what the user sets by hand (points, weights; undoable) in edits.py."""
 
     def __init__(self, settings: QtCore.QSettings | None = None, parent=None):
         super().__init__(parent)
@@ -296,32 +264,6 @@ class MainWindow(QtWidgets.QMainWindow):
         s.setValue("training/pace", self.runner.pace or 0)
         s.sync()
 
-    def recent_files(self):
-        files = self.settings.value("recent/files", [], type=list) or []
-        return [f for f in files if isinstance(f, str)]
-
-    def _add_recent(self, path):
-        path = os.path.abspath(path)
-        files = [path] + [f for f in self.recent_files() if f != path]
-        self.settings.setValue("recent/files", files[:MAX_RECENT])
-        self._rebuild_recent()
-
-    def _rebuild_recent(self):
-        self.recent_menu.clear()
-        files = self.recent_files()
-        for i, f in enumerate(files):
-            a = self.recent_menu.addAction(f"&{i + 1} {os.path.basename(f)}")
-            a.setToolTip(f)
-            a.setStatusTip(f)
-            a.triggered.connect(lambda _=False, f=f: self.open_recent(f))
-        self.recent_menu.setEnabled(bool(files) and not self.running)
-
-    def open_recent(self, path):
-        if path.lower().endswith((".csv", ".txt")):
-            self.import_csv(path)
-        else:
-            self.import_model(path)
-
     # --- the session --------------------------------------------------------------------------
 
     @property
@@ -441,77 +383,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.unpin()
         self._redraw_all()
         self._resume(was_training)
-
-    # --- points placed by hand ----------------------------------------------------------------
-
-    def _on_point_added(self, inputs, target):
-        spec = self.session.custom_data()
-        self._edit_points("place a point", add_point(spec.points, inputs, target, spec.test_ratio))
-
-    def _on_point_picked(self, x, y):
-        """A point clicked on the decision plot: the Lens shows the graph of its loss."""
-        self.lens_view.pick(x, y)
-        self.tabs.setCurrentWidget(self.lens_view)
-
-    def _on_area_cleared(self, low, high):
-        points = self.session.custom_data().points
-        kept = remove_points(points, low, high)
-        if len(kept) < len(points):
-            self._edit_points(f"remove {len(points) - len(kept)} points", kept)
-
-    def _edit_points(self, text, points):
-        """The data becomes a custom set of `points` (None: the points there are), undoably."""
-        if points is not None and len(points) > MAX_POINTS:
-            self.status.showMessage(f"A custom data set holds at most {MAX_POINTS:,} points.", 5000)
-            return
-        if self.session.dataset.X.shape[1] not in (1, 2):
-            self.dialogs.error("Cannot place points", "Points placed by hand need data with 1 or 2 inputs; "
-                               f"this data has {self.session.dataset.X.shape[1]}.")
-            self.data_panel.sync(self.session.data, self.session.dataset)
-            return
-        self.undo_stack.push(DataEdit(self, text, self.session.data, self.session.custom_data(points)))
-
-    def _use_data(self, spec):
-        """Train on `spec` (points placed by hand): a running worker pauses, the run takes the
-        points and goes on (or restarts, for another task), training resumes. True if done."""
-        was_training = self._pause_and_wait()
-        if self._busy():
-            return False
-        self._back_to_now()
-        try:
-            outcome = self.session.use_data(spec)
-        except (ValueError, OSError) as e:
-            self.status.showMessage(str(e), 5000)
-            self._resume(was_training)
-            return False
-        if outcome == RESTART:
-            self._adopt(self.session)
-        else:
-            self.data_panel.sync(self.session.data, self.session.dataset)
-            self._sync_panels()
-            setup = self.session.setup()
-            for view in self.views:
-                view.new_data(setup)
-            self._show_edited()
-            self._update_buttons()
-        self._resume(was_training)
-        return True
-
-    def _on_parameter_edited(self, layer, neuron, input, value):
-        """A weight or bias set by hand in the diagram, while paused: the run goes on from it."""
-        if self.running:
-            return
-        try:
-            old = self.session.set_parameter(layer, neuron, input, value)
-        except (ValueError, IndexError) as e:
-            self.status.showMessage(str(e), 5000)
-            return
-        self.undo_stack.push(ParameterEdit(self, (layer, neuron, input), old, value))
-        self._show_edited()
-
-    def _show_edited(self):
-        """Every view at the weights now, with the loss they give (an edit is not an epoch)."""
-        self.pump.draw_now(self.session.snapshot(measure=True))
 
     def reset(self):
         self.runner.stop()
@@ -644,25 +515,6 @@ class MainWindow(QtWidgets.QMainWindow):
         # Export and Import stay enabled: they pause a running worker first (_pause_and_wait)
         self.recent_menu.setEnabled(not running and bool(self.recent_files()))
 
-    # --- files -------------------------------------------------------------------------------
-
-    def _last_folder(self):
-        """Where the last file was opened or saved (the home folder at first, not wherever the
-        program was started from)."""
-        folder = self.settings.value("files/lastFolder", "", type=str)
-        return folder if folder and os.path.isdir(folder) else os.path.expanduser("~")
-
-    def _remember_folder(self, path):
-        if path:
-            self.settings.setValue("files/lastFolder", os.path.dirname(os.path.abspath(path)))
-        return path
-
-    def _ask_open(self, title, filter):
-        return self._remember_folder(self.dialogs.open_path(title, filter, self._last_folder()))
-
-    def _ask_save(self, title, filter, name):
-        return self._remember_folder(self.dialogs.save_path(title, filter, os.path.join(self._last_folder(), name)))
-
     def _pause_and_wait(self):
         """Let a running worker end and draw what it sent: a Train pauses after its current
         epoch, a Step finishes its one epoch. True if a Train was paused: `_resume` it after."""
@@ -680,120 +532,6 @@ class MainWindow(QtWidgets.QMainWindow):
         would start it over and wipe the finished run)."""
         if was_training and self.session.can_step:
             self.train()
-
-    def export_model(self):
-        was_training = self._pause_and_wait()
-        if self._busy():  # a worker that did not stop in time still changes the weights
-            return
-        try:
-            path = self._ask_save("Export weights", MODEL_FILTER, f"{self.session.data.name}-model.json")
-            if not path:
-                return
-            if not os.path.splitext(path)[1]:
-                path += ".json"
-            try:
-                self.session.save(path, epoch=self.rewound_to)
-            except (ValueError, OSError) as e:
-                self.dialogs.error("Export failed", str(e))
-                return
-            self._add_recent(path)
-            self.status.showMessage(f"Exported to {path}", 5000)
-        finally:
-            self._resume(was_training)
-
-    def export_onnx(self):
-        """The run Export Weights saves (`Session.best`), as an ONNX graph."""
-        was_training = self._pause_and_wait()
-        if self._busy():
-            return
-        try:
-            path = self._ask_save("Export as ONNX", ONNX_FILTER, f"{self.session.data.name}.onnx")
-            if not path:
-                return
-            if not os.path.splitext(path)[1]:
-                path += ".onnx"
-            run = self.session.best()
-            weights = run.weights() if self.rewound_to is None else self.session.at(self.rewound_to).weights
-            try:
-                onnx_export.save(path, weights, run.cfg.activations, self.session.dataset.features,
-                                 run.cfg.feature_map)
-            except onnx_export.ExportError as e:
-                self.dialogs.error("Export failed", str(e))
-                return
-            self.status.showMessage(f"Exported to {path}", 5000)
-        finally:
-            self._resume(was_training)
-
-    def import_model(self, path=None):
-        was_training = self._pause_and_wait()  # the import replaces the run: no worker may hold it
-        if not self._import_model(path):  # cancelled or failed: the run goes on as before
-            self._resume(was_training)
-
-    def _import_model(self, path):
-        """The import itself; True once the model replaced the session."""
-        if not path:
-            path = self._ask_open("Import model", MODEL_FILTER)
-            if not path:
-                return False
-        try:
-            model = modelfile.load(path)  # its errors name the file
-        except (ValueError, OSError) as e:  # ModelFileError is a ValueError
-            self.dialogs.error("Cannot import the model", str(e))
-            return False
-        try:
-            session, note = Session.from_model(model, fallback=self.session)
-        except (ValueError, OSError) as e:
-            self.dialogs.error("Cannot import the model", f"{path}: {e}")
-            return False
-        self._adopt(session)
-        self._add_recent(path)
-        self.status.showMessage(f"Imported {path}" + (f" ({note})" if note else ""), 8000)
-        return True
-
-    def import_csv(self, path=None):
-        if self.running:
-            return
-        if not path:
-            path = self._ask_open("Import CSV data", CSV_FILTER)
-            if not path:
-                return
-        spec = self.session.data.replace(csv=os.path.abspath(path), label=None)
-        try:
-            self.session.set_data(spec)
-        except (ValueError, OSError) as e:
-            self.dialogs.error("Cannot load the data", str(e))
-            return
-        self._adopt(self.session)
-        self._add_recent(path)
-        self.status.showMessage(f"Imported {path}", 5000)
-
-    def export_csv(self):
-        """The data as a CSV file (a custom set's points, for instance), train and test points
-        together: Import CSV reads it back."""
-        path = self._ask_save("Export data as CSV", CSV_FILTER, f"{self.session.data.name}.csv")
-        if not path:
-            return
-        if not os.path.splitext(path)[1]:
-            path += ".csv"
-        try:
-            save_csv(path, self.session.dataset)
-        except OSError as e:
-            self.dialogs.error("Export failed", str(e))
-            return
-        self.status.showMessage(f"Exported {len(self.session.dataset)} points to {path}", 5000)
-
-    def save_png(self, key, widget):
-        path = self._ask_save("Save plot as PNG", PNG_FILTER, f"{key}.png")
-        if not path:
-            return
-        if not path.lower().endswith(".png"):
-            path += ".png"
-        try:
-            save_png(widget, path)
-        except OSError as e:
-            self.dialogs.error("Cannot save the image", str(e))
-            return
-        self.status.showMessage(f"Saved {path}", 5000)
 
     # --- shutdown ----------------------------------------------------------------------------
 
@@ -814,64 +552,3 @@ class MainWindow(QtWidgets.QMainWindow):
         except Exception:  # noqa: BLE001 - never block closing on settings
             pass
         super().closeEvent(event)
-
-
-class ParameterEdit(QtGui.QUndoCommand):
-    """A weight or bias set by hand: undo puts back the value it had. Only while the run is
-    where it was edited: once training has gone on, the edit is part of the run's past."""
-
-    def __init__(self, window, where, old, new):
-        layer, neuron, input = where
-        name = f"bias of neuron {layer},{neuron}" if input is None else f"w[{layer}][{neuron}][{input}]"
-        super().__init__(f"set {name}")
-        self.window, self.where, self.old, self.new = window, where, old, new
-        self.run = (window.session, window.session.trainer, window.session.trainer.epoch)
-
-    def _apply(self, value):
-        session = self.window.session
-        if (session, session.trainer, session.trainer.epoch) != self.run or self.window.running:
-            self.setObsolete(True)  # dropped from the stack: there is nothing left to undo
-            self.window.status.showMessage("That weight was set before training went on: not undone.", 4000)
-            return
-        session.set_parameter(*self.where, value)
-        self.window._show_edited()
-
-    def undo(self):
-        self._apply(self.old)
-
-    def redo(self):
-        if self.window.session.trainer.theta[self.window.session.trainer.parameter_index(*self.where)] != self.new:
-            self._apply(self.new)  # (the first redo is the push: the value is already set)
-
-    def id(self):
-        return 1
-
-    def mergeWith(self, other):
-        """Turning the mouse wheel over one weight is one edit, not one per notch."""
-        if other.where != self.where or other.run != self.run:
-            return False
-        self.new = other.new
-        return True
-
-
-class DataEdit(QtGui.QUndoCommand):
-    """Points placed or removed by hand: undo brings back the data there was (a built-in set
-    the first edit made custom, too), and the run goes on with it. Only while the data is still
-    what the edit left: another data set chosen since is not undone."""
-
-    def __init__(self, window, text, old, new):
-        super().__init__(text)
-        self.window, self.old, self.new = window, old, new
-
-    def _apply(self, now, then):
-        if self.window.session.data != now:
-            self.setObsolete(True)
-            self.window.status.showMessage("The data has changed since: not undone.", 4000)
-        elif not self.window._use_data(then):
-            self.setObsolete(True)
-
-    def undo(self):
-        self._apply(self.new, self.old)
-
-    def redo(self):
-        self._apply(self.old, self.new)

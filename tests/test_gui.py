@@ -20,7 +20,7 @@ from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 from micrograd.config import Config, DataSpec
 from micrograd.session import Session
 from microgradgui import worker as wk
-from microgradgui.views import DistributionsView, EvalsView, LossView, WeightsView
+from microgradgui.views import EvalsView, LossView, WeightsView
 from microgradgui.views.network import MAX_THUMB, MIN_THUMB
 from microgradgui.window import MainWindow
 
