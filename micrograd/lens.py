@@ -153,19 +153,32 @@ class Lens:
         """Forward and backward through the engine for one sample: inputs `x`, label `y` (the
         data's: a class 0/1 or a regression value). Weights per layer (W, b) as a Snapshot has
         them."""
+        parts = self.graph_parts(weights, x, y)
+        while True:
+            try:
+                next(parts)
+            except StopIteration as done:
+                return done.value
+
+    def graph_parts(self, weights, x, y):
+        """`graph` as a generator that yields between its parts (an 8x64 network's graph takes
+        15-45 ms, too long for one turn of a window's event loop) and returns the Graph."""
         if len(x) != self.sizes[0]:
             raise ValueError(f"the network takes {self.sizes[0]} inputs, got {len(x)}")
         model = self.model
         model.load_weights(weights)
         model.zero_grad()
+        yield
         xs = [Value(v, label=f"x{i + 1}") for i, v in enumerate(x)]
         h, neurons = xs, []
         for layer in model.layers:  # MLP.__call__, keeping each neuron's output
             h = [n(h) for n in layer.neurons]
             neurons.append(h)
+            yield
         target = self._targets(y)
         root = self.loss_fn(h, target)
         root.backward()
+        yield
         values, _ = _loss_part(root, h)
         if len(values) != self.loss_count:
             raise RuntimeError(f"the {self.config.loss} loss built {len(values)} ops, traced {self.loss_count}")

@@ -1,8 +1,9 @@
 """The frame pump: the worker's frames, drawn on every registered view.
 
 Frames that arrive while one is being drawn are merged (every epoch they carry, the latest
-weights). A frame is drawn in short steps, one view per turn of the event loop, each view
-painted at once: a timer or a click waits for one view at most, never a whole frame. The
+weights). A frame is drawn in short steps, one view (or one part of a view, see
+`LiveView.draw_parts`) per turn of the event loop, each view painted at once: a timer or a
+click waits for one part at most, never a whole frame. The
 worker waits for the last step (its `FrameGate`, see worker.py), so no paint pass runs
 against a busy worker.
 """
@@ -80,7 +81,7 @@ class FramePump(QtCore.QObject):
             return
         steps = []
         for view in self.views:
-            steps.append(functools.partial(view.draw, snapshot))
+            steps.append(functools.partial(_next_part, view.draw_parts(snapshot)))
             if view.isVisible():
                 steps.append(_paint_now)
         self._drawing += 1
@@ -93,7 +94,8 @@ class FramePump(QtCore.QObject):
         current = tag == self.tag
         if current:
             t0 = time.perf_counter()
-            steps.pop(0)()
+            if not steps[0]():  # a step returns True while it has parts left
+                steps.pop(0)
             cost += time.perf_counter() - t0
             if steps:
                 QtCore.QTimer.singleShot(0, self, functools.partial(self._step, tag, steps, gates, cost))
@@ -103,6 +105,14 @@ class FramePump(QtCore.QObject):
             g.done(cost)  # a worker still waiting on a dropped frame is being stopped: release it
         if current:
             self.drawn.emit()
+
+
+_DONE = object()
+
+
+def _next_part(parts) -> bool:
+    """Draw a view's next part; False once it has none left."""
+    return next(parts, _DONE) is not _DONE
 
 
 def _paint_now():

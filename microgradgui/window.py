@@ -11,6 +11,7 @@ import json
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from micrograd.blas import single_blas_thread
 from micrograd.config import MAX_SEED, Config, DataSpec
 from micrograd.health import FLAGS
 from micrograd.session import RESTART, Session
@@ -32,6 +33,7 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
 
     def __init__(self, settings: QtCore.QSettings | None = None, parent=None):
         super().__init__(parent)
+        single_blas_thread()  # the worker trains on one core, the views compute on the other (see blas.py)
         self.setObjectName("mainWindow")
         self.setWindowTitle("micrograd studio")
         self.settings = settings if settings is not None else QtCore.QSettings(ORG, APP)

@@ -195,8 +195,8 @@ def test_new_weights_build_a_few_times_a_second(view, qtbot, monkeypatch):
     monkeypatch.setattr(lens_module.time, "monotonic", lambda: now[0])
     s = showing(view, session())
     built = []
-    graph = view.lens.graph
-    view.lens.graph = lambda *a: built.append(1) or graph(*a)
+    graph_parts = view.lens.graph_parts
+    view.lens.graph_parts = lambda *a: built.append(1) or graph_parts(*a)
     view.draw(s.snapshot([s.step()]))  # a moment later: not yet
     assert built == [] and view.later.isActive()
     view.draw(s.snapshot([s.step()]))
@@ -229,8 +229,8 @@ def test_a_hidden_lens_builds_nothing(qtbot):
     s = session()
     view.reset(s.setup())
     built = []
-    graph = view.lens.graph
-    view.lens.graph = lambda *a: built.append(1) or graph(*a)
+    graph_parts = view.lens.graph_parts
+    view.lens.graph_parts = lambda *a: built.append(1) or graph_parts(*a)
     for _ in range(5):
         view.draw(s.snapshot([s.step()]))
     assert built == [] and view.graph is None

@@ -38,7 +38,8 @@ NOTE: the batch is summed in a different order than the `Value` engine does
 (~1e-15 relative), not bit for bit.
 """
 from .emit import Program
-from .engine import CompiledEngine, one_blas_thread
+from ..blas import one_blas_thread
+from .engine import CompiledEngine
 from .trace import Unsupported, trace
 
 __all__ = ["CompiledEngine", "Program", "Unsupported", "one_blas_thread", "trace"]

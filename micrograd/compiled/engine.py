@@ -1,65 +1,14 @@
 """`CompiledEngine`: the compiled program behind `train.ValueEngine`'s interface, on one BLAS thread."""
 import collections
 import threading
-from contextlib import contextmanager
 
 import numpy as np
 
+from ..blas import one_blas_thread
 from ..nn import MLP
 from .emit import Program
 
 CHUNK_BYTES = 64 << 20  # per-chunk budget for the row buffers; bigger batches run in chunks
-
-
-def _find_blas():
-    """(get, set) of OpenBLAS's thread count, found in the loaded libraries, or None.
-
-    NOTE: on a 2-core machine shared with other work, a multi-threaded OpenBLAS
-    stalls 10x on our small matrices (a 64x65 @ 65x2000 product: 15 ms instead of
-    0.6). The engine computes on one thread, like the torch1 baseline, and leaves
-    the other core to the GUI.
-    """
-    import ctypes
-    try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
-    except OSError:
-        return None
-    for path in sorted(libs):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", ""), ("scipy_openblas", "")):
-            try:
-                get = getattr(lib, f"{prefix}_get_num_threads{suffix}")
-                put = getattr(lib, f"{prefix}_set_num_threads{suffix}")
-            except AttributeError:
-                continue
-            get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
-            return get, put
-    return None
-
-
-_BLAS = _find_blas()
-
-
-@contextmanager
-def one_blas_thread():
-    """Run the block with OpenBLAS on one thread (no-op where it cannot be found)."""
-    if _BLAS is None:
-        yield
-        return
-    get, put = _BLAS
-    n = get()
-    if n == 1:
-        yield
-        return
-    put(1)
-    try:
-        yield
-    finally:
-        put(n)
 
 
 _PROGRAMS = collections.OrderedDict()  # (shape of an MLP, loss) -> Program, the latest last

@@ -12,7 +12,9 @@ The window calls these methods on each view in its list, and nothing else:
 what the view shows for this network and data; `take(snapshot)` keeps what must not be
 missed (the epochs of a curve: cheap, runs for every snapshot); `present(snapshot)` draws.
 A view that cannot be seen (another tab) skips `present` and draws its latest snapshot when
-it is shown, so hidden views cost next to nothing.
+it is shown, so hidden views cost next to nothing. A `present` too long for one turn of the
+event loop (the decision surface of an 8x64 network) is written as a generator: it yields
+between parts, and the frame pump runs one part per turn (`draw_parts`).
 """
 from __future__ import annotations
 
@@ -30,12 +32,17 @@ class LiveView:
         self.prepare(setup)
 
     def draw(self, snapshot) -> None:
+        for _ in self.draw_parts(snapshot):
+            pass
+
+    def draw_parts(self, snapshot):
+        """`draw`, one part per iteration."""
         self.take(snapshot)
         self._latest = snapshot
         # Offscreen (no window shown: a benchmark, a script) everything draws.
         if self.isVisible() or not self.window().isVisible():
             self._stale = False
-            self.present(snapshot)
+            yield from self.present(snapshot) or ()
         else:
             self._stale = True
 
@@ -43,7 +50,8 @@ class LiveView:
         super().showEvent(event)
         if self._stale and self._latest is not None:
             self._stale = False
-            self.present(self._latest)
+            for _ in self.present(self._latest) or ():
+                pass
 
     # hooks -----------------------------------------------------------------------------------
     def prepare(self, setup) -> None:
@@ -56,4 +64,4 @@ class LiveView:
         """Keep what this snapshot adds (called for every snapshot, shown or not)."""
 
     def present(self, snapshot) -> None:
-        """Draw `snapshot`."""
+        """Draw `snapshot` (or yield between its parts)."""

@@ -131,7 +131,14 @@ def _band_path(x, lower, upper):
 
 
 def _quantiles(values) -> np.ndarray:
-    """QUANTILES of the finite entries (a diverging run may hold inf); NaN when there are none."""
+    """QUANTILES of the finite entries (a diverging run may hold inf); NaN when there are none.
+    Interpolated between neighbours as np.percentile does, from one sort: np.percentile took
+    0.14 ms an array, 2.5 ms a snapshot of an 8x64 network, taken on every frame."""
     a = np.asarray(values, dtype=float).ravel()
-    a = a[np.isfinite(a)]
-    return np.percentile(a, QUANTILES) if a.size else np.full(len(QUANTILES), np.nan)
+    a = np.sort(a[np.isfinite(a)])
+    if not a.size:
+        return np.full(len(QUANTILES), np.nan)
+    at = np.asarray(QUANTILES) / 100.0 * (a.size - 1)
+    below = np.floor(at).astype(int)
+    above = np.minimum(below + 1, a.size - 1)
+    return a[below] + (a[above] - a[below]) * (at - below)

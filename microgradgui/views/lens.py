@@ -74,7 +74,9 @@ class LensView(LiveView, QtWidgets.QWidget):
         self._pending = None      # (run, epoch, weights) newer than those, not drawn yet
         self._network = None      # what the lens depends on: another network needs another
         self._built_at = -math.inf
-        self._build_cost = 0.0
+        self._build_cost = 0.0       # seconds of engine and drawing the last graph took
+        self._build_token = None     # the rebuild under way; a newer one replaces it
+        self._building = None        # the parts of a rebuild the throttle's timer runs
         self._error = ""
 
         self.form = QtWidgets.QWidget()
@@ -129,7 +131,7 @@ class LensView(LiveView, QtWidgets.QWidget):
         self.player.timeout.connect(self._on_tick)
         self.later = QtCore.QTimer(self)  # the last weights of a burst, once the interval has passed
         self.later.setSingleShot(True)
-        self.later.timeout.connect(self._rebuild)
+        self.later.timeout.connect(self._rebuild_later)
 
         bar = QtWidgets.QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 0)
@@ -200,6 +202,8 @@ class LensView(LiveView, QtWidgets.QWidget):
             self.lens, self._network = lenses.Lens(config, setup.task), network
             self.expanded = self.lens.default_expanded()
         self._data, self.graph, self._weights, self._pending = train, None, None, None
+        self.later.stop()
+        self._build_token = self._building = None  # a build under way was for the old network
         self.position = self.lens.forward_count + self.lens.backward_count  # a new run's graph comes whole
         self._feature_map = list(config.feature_map)
         self._build_form(train.X.shape[1], train)
@@ -216,7 +220,7 @@ class LensView(LiveView, QtWidgets.QWidget):
         with _blocked(self.index_box):
             self.index_box.setRange(0, max(len(setup.train) - 1, 0))
 
-    def present(self, snapshot) -> None:
+    def present(self, snapshot):
         new = (snapshot.run, snapshot.epoch, snapshot.weights)
         if self._weights is not None and self._weights[:2] == new[:2] and self.graph is not None:
             return  # the same weights (a redraw)
@@ -227,8 +231,8 @@ class LensView(LiveView, QtWidgets.QWidget):
         interval = max(1.0 / REBUILDS_PER_S, self._build_cost / BUSY_SHARE)
         wait = self._built_at + interval - time.monotonic()
         if wait <= 0 or self.graph is None:
-            self._rebuild()
-        elif not self.later.isActive():
+            return self._rebuild_parts()
+        if not self.later.isActive() and self._building is None:
             self.later.start(int(wait * 1000) + 1)
 
     # --- public API ---------------------------------------------------------------------------
@@ -430,21 +434,52 @@ class LensView(LiveView, QtWidgets.QWidget):
 
     def _rebuild(self) -> None:
         """The graph at the newest weights and the current sample, through the engine."""
+        for _ in self._rebuild_parts():
+            pass
+
+    def _rebuild_later(self) -> None:
+        """One part of a rebuild per turn of the event loop (the throttle's timer)."""
+        if self._building is None:
+            self._building = self._rebuild_parts()
+        if next(self._building, None) is None:
+            self._building = None
+        else:
+            self.later.start(0)
+
+    def _rebuild_parts(self):
+        """`_rebuild`, yielding True between the engine's parts. A newer rebuild started
+        meanwhile supersedes this one: it stops at its next part."""
         self.later.stop()
         new = self._pending or self._weights
         if self.lens is None or new is None or self._x is None:
             return
-        t0 = time.monotonic()
+        token = self._build_token = object()
+        t0, spent = time.monotonic(), 0.0
+        parts = self.lens.graph_parts(new[2], features.apply(self._feature_map, [self._x])[0], self._y)
         try:
-            self.graph = self.lens.graph(new[2], features.apply(self._feature_map, [self._x])[0], self._y)
+            while True:
+                try:
+                    next(parts)
+                except StopIteration as done:
+                    graph = done.value
+                    break
+                spent += time.monotonic() - t0
+                yield True
+                if self._build_token is not token:
+                    return
+                t0 = time.monotonic()
             self._error = ""
         except (OverflowError, ValueError, ZeroDivisionError) as e:  # the engine's own messages
-            self.graph, self._error = None, f"the engine stopped at these weights: {e}"
-        self._weights, self._pending = new, None
+            graph, self._error = None, f"the engine stopped at these weights: {e}"
+        self.graph, self._weights = graph, new
+        if self._pending is new:
+            self._pending = None
         self.canvas.set_graph(self.graph)
         self._redraw()
         self._built_at = time.monotonic()
-        self._build_cost = self._built_at - t0
+        self._build_cost = spent + self._built_at - t0
+        if self._pending is not None and not self._held():  # weights that came during the build
+            self.later.start(int(1000 / REBUILDS_PER_S))
 
     def _restructure(self, focus=None) -> None:
         """New nodes drawn (another network, a neuron opened or closed): lay them out again, and

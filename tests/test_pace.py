@@ -1,0 +1,137 @@
+"""The window's pace on the largest network: views too slow for one turn of the event loop
+draw in parts, one per turn, and the window's process computes on one BLAS thread."""
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtWidgets
+
+from micrograd import blas
+from micrograd.config import MAX_LAYERS, MAX_WIDTH, Config, DataSpec
+from micrograd.lens import Lens
+from micrograd.session import Session
+from microgradgui.frames import FramePump
+from microgradgui.views import DecisionPlot
+from microgradgui.views.base import LiveView
+from microgradgui.worker import Frame, FrameGate
+
+from test_gui import make_window
+
+LARGEST = dict(layers=[MAX_WIDTH] * MAX_LAYERS + [1], activations=["tanh"] * MAX_LAYERS + ["linear"])
+
+
+def test_the_window_computes_on_one_blas_thread(qtbot, tmp_path):
+    if blas._BLAS is None:
+        pytest.skip("no OpenBLAS found in this process")
+    get, put = blas._BLAS
+    before = get()
+    put(2)
+    if get() != 2:
+        pytest.skip("this OpenBLAS runs on one thread only")
+    try:
+        w = make_window(qtbot, tmp_path)
+        assert get() == 1  # two threads would wait on the core the worker trains on
+        w.close()
+    finally:
+        put(before)
+
+
+class Parted(LiveView, QtWidgets.QWidget):
+    """A view whose present takes three turns; it notes what the event loop did meanwhile."""
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def present(self, snapshot):
+        for part in range(3):
+            self.log.append(f"part {part}")
+            QtCore.QTimer.singleShot(0, lambda part=part: self.log.append(f"turn after {part}"))
+            yield
+
+
+def test_the_pump_draws_a_view_in_parts_one_per_turn(qtbot):
+    log = []
+    window = QtWidgets.QWidget()
+    qtbot.addWidget(window)
+    view = Parted(log)
+    QtWidgets.QVBoxLayout(window).addWidget(view)
+    window.show()
+    qtbot.waitExposed(window)
+    pump = FramePump([view], window)
+    s = Session(Config(layers=[3, 1], activations=["relu", "linear"]), DataSpec(samples=20))
+    gate = FrameGate()
+    gate.clear()
+    with qtbot.waitSignal(pump.drawn):
+        pump.push(Frame(pump.tag, s.snapshot(), gate))
+    assert gate.is_done()
+    parts = [entry for entry in log if entry.startswith("part")]
+    assert parts == ["part 0", "part 1", "part 2"]
+    # the event loop turned between the parts: each part's zero timer ran before the next part
+    assert log.index("turn after 0") < log.index("part 1") and log.index("turn after 1") < log.index("part 2")
+
+
+def test_the_largest_networks_decision_surface_comes_in_parts(qtbot, monkeypatch):
+    s = Session(Config(**LARGEST, seed=3), DataSpec(samples=40))
+    whole, parted = DecisionPlot(), DecisionPlot()
+    for plot in (whole, parted):
+        qtbot.addWidget(plot)
+        plot.reset(s.setup())
+    snap = s.snapshot()
+    whole.show_model(snap.weights, s.config.activations, s.setup().threshold)
+    monkeypatch.setattr(DecisionPlot, "PART_SECONDS", 0.0)  # as if every chunk were slow
+    parts = parted.present(snap)
+    count = sum(1 for _ in parts)
+    assert count == len(parted._X) // DecisionPlot.CHUNK - 1  # a pause between every two chunks
+    np.testing.assert_array_equal(parted.grid_values(), whole.grid_values())
+
+
+def test_the_lens_graph_in_parts_is_the_whole_graph():
+    s = Session(Config(**LARGEST, seed=4), DataSpec(samples=40))
+    lens = Lens(s.config, s.setup().task)
+    weights, x, y = s.trainer.weights(), s.train.X[0], s.train.y[0]
+    parts = lens.graph_parts(weights, x, y)
+    count = 0
+    while True:
+        try:
+            next(parts)
+            count += 1
+        except StopIteration as done:
+            parted = done.value
+            break
+    assert count == MAX_LAYERS + 3  # the weights, each layer, the backward pass
+    whole = lens.graph(weights, x, y)
+    assert parted.loss == whole.loss
+    np.testing.assert_array_equal(parted.theta_grad, whole.theta_grad)
+
+
+def test_a_deferred_lens_build_runs_one_part_per_turn(qtbot, monkeypatch):
+    from microgradgui.views import lens as lens_view
+    now = [1000.0]
+    monkeypatch.setattr(lens_view.time, "monotonic", lambda: now[0])
+    view = lens_view.LensView()
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    s = Session(Config(layers=[4, 4, 1], activations=["tanh", "tanh", "linear"]), DataSpec("moons", samples=30))
+    view.reset(s.setup())
+    view.draw(s.snapshot([s.step()]))
+    log = []
+    graph_parts = view.lens.graph_parts
+    monkeypatch.setattr(view.lens, "graph_parts", lambda *a: _logged(graph_parts, log, *a))
+    view.draw(s.snapshot([s.step()]))  # too soon after the last build: for the throttle's timer
+    assert view.later.isActive() and log == []
+    qtbot.waitUntil(lambda: view.epoch == s.trainer.epoch)
+    assert log.count("part") == 5  # the weights, 3 layers, the backward pass
+    assert all(a != b for a, b in zip(log, log[1:]) if a == "part")  # a turn of the loop after each part
+
+
+def _logged(graph_parts, log, *a):
+    """graph_parts(*a), noting each part and posting a zero timer after it."""
+    parts = graph_parts(*a)
+    while True:
+        try:
+            next(parts)
+        except StopIteration as done:
+            return done.value
+        log.append("part")
+        QtCore.QTimer.singleShot(0, lambda: log.append("turn"))
+        yield
