@@ -52,8 +52,7 @@ def main(argv=None):
         w = MainWindow(settings=QtCore.QSettings(os.path.join(d, "s.ini"), QtCore.QSettings.Format.IniFormat))
         w.resize(width, height)
         w.show()
-        w.training_panel.epochs.setValue(5000)
-        w.training_panel.lr.setValue(0.5)
+        w.training_panel.epochs.setValue(5000)  # the default settings otherwise: what a new user sees
         w.runner.max_emits_per_s = 10
         loop = QtCore.QEventLoop()
         timeout = QtCore.QTimer(singleShot=True, interval=120_000)
