@@ -3,9 +3,8 @@
 Frames that arrive while one is being drawn are merged (every epoch they carry, the latest
 weights). A frame is drawn in short steps, one view (or one part of a view, see
 `LiveView.draw_parts`) per turn of the event loop, each view painted at once: a timer or a
-click waits for one part at most, never a whole frame. The
-worker waits for the last step (its `FrameGate`, see worker.py), so no paint pass runs
-against a busy worker.
+click waits for one part at most, never a whole frame. The worker waits for the last step
+(its `FrameGate`, see worker.py), so no paint pass runs against a busy worker.
 """
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ The window calls these methods on each view in its list, and nothing else:
 
 * `reset(setup)` when the network or the data change (a `micrograd.session.Setup`: the
   settings and the train/test data), before any snapshot of the new session;
-* `draw(snapshot)` for every frame (a `micrograd.session.Snapshot`: plain, immutable data);
+* `draw(snapshot)` for every frame (a `micrograd.session.Snapshot`: plain, immutable data),
+  or `draw_parts(snapshot)`, the same as a generator (the frame pump runs one part per turn);
 * `new_data(setup)` when points placed by hand change under a run that goes on (a view that
   shows the data redraws it; the others keep their curves).
 
