@@ -1189,3 +1189,23 @@ def test_adding_and_removing_layers_with_the_distributions_tab_shown_does_not_cr
             QtWidgets.QApplication.processEvents()
         view.repaint()
     assert view._layers == len(win.network_panel.hidden) + 1 == 3
+
+
+def test_the_decision_surface_is_computed_on_one_blas_thread(win, qtbot, monkeypatch):
+    """With OpenBLAS on two threads (its default here) the grid through an 8 x 64 network
+    took 440 ms instead of 22 on this shared 2-core machine, every frame: the window froze."""
+    from micrograd.compiled import engine
+    from microgradgui.views import decision
+    if engine._BLAS is None:
+        pytest.skip("no OpenBLAS found to set")
+    get, put = engine._BLAS
+    threads = []
+    real = decision.predict
+    monkeypatch.setattr(decision, "predict", lambda *args: threads.append(get()) or real(*args))
+    before = get()
+    put(2)
+    try:
+        step(win, qtbot)
+    finally:
+        put(before)
+    assert threads and set(threads) == {1}
