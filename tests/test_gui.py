@@ -20,7 +20,7 @@ from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 from micrograd.config import Config, DataSpec
 from micrograd.session import Session
 from microgradgui import worker as wk
-from microgradgui.views import EvalsView, LossView, WeightsView
+from microgradgui.views import DistributionsView, EvalsView, LossView, WeightsView
 from microgradgui.views.network import MAX_THUMB, MIN_THUMB
 from microgradgui.window import MainWindow
 
@@ -1171,3 +1171,22 @@ def test_input_features_let_a_single_neuron_separate_the_circles(win, qtbot):
     # the decision surface evaluates the model through the features: a closed boundary
     Z = win.decision_plot.grid_values()
     assert (Z[40, 40] > cfg.threshold) != (Z[0, 0] > cfg.threshold)  # inside vs a corner
+
+
+def test_adding_and_removing_layers_with_the_distributions_tab_shown_does_not_crash(win):
+    """Its plots have grids: an axis's bounding rect reaches over its plot and follows the
+    plot's size without telling the scene, whose item index then kept stale entries of the
+    plots a new layer count removes; a later paint crashed (segfault) on the third edit."""
+    view = view_of(win, DistributionsView)
+    win.tabs.setCurrentWidget(view)
+    add = win.findChild(QtWidgets.QPushButton, "addLayerButton")
+
+    def remove_last():
+        win.findChild(QtWidgets.QToolButton, f"removeLayerButton{len(win.network_panel.hidden) - 1}").click()
+    for edit in (remove_last, add.click) * 3:
+        edit()
+        for _ in range(3):  # the layout settles in a few passes, each resizing the plots
+            QtWidgets.QApplication.processEvents()
+        view.repaint()
+    assert view._layers == len(win.network_panel.hidden) + 1 == 3
+

@@ -11,6 +11,7 @@ from micrograd.session import Session
 from microgradgui.views import TABS
 from microgradgui.views import lens as lens_module
 from microgradgui.views.lens import LensView
+from test_gui import win  # noqa: F401 - a fixture
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
 
@@ -293,3 +294,15 @@ def test_in_the_window_the_lens_follows_training(qtbot, tmp_path):
     loss, grad, _ = t.engine.loss_and_grad(t.theta, t.train.X[:1], t.Y[:1])
     np.testing.assert_allclose(view.graph.theta_grad, grad, rtol=0, atol=1e-12)
     win.close()
+
+
+def test_a_pass_stepped_through_then_a_smaller_network_raises_nothing(win, qtbot):
+    """The canvas kept the pass it showed (its carried edges, by node) and showed it again on
+    the new network's nodes: a KeyError on every later reset, resize and frame."""
+    win.tabs.setCurrentWidget(win.lens_view)
+    forward = win.findChild(QtWidgets.QToolButton, "lensForward")
+    for _ in range(3):
+        forward.click()
+    win.data_panel.feature_toggles["x2"].click()  # one input fewer: the node x2 is gone
+    assert win.session.config.inputs == 1
+    win.lens_view.canvas.resize(win.lens_view.canvas.width() + 10, win.lens_view.canvas.height())

@@ -654,6 +654,7 @@ class _Canvas(QtWidgets.QGraphicsView):
         scene = self.scene()
         for box in self.boxes.values():
             scene.removeItem(box)
+        self._pass = None  # it names the old nodes: the view shows a pass of the new ones
         self.lens, self.graph, self.nodes, self.columns = lens, graph, nodes, columns
         self.peak = nice_ceil(graph.grad_peak()) if graph is not None else 1.0
         self.index = {k: i for i, k in enumerate(nodes)}

@@ -234,6 +234,11 @@ class PlotWidget(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         configure()
         super().__init__(parent=parent, border=None)
+        # No item index: an axis with a grid changes its bounding rect with its plot's size
+        # without telling the scene (pyqtgraph's AxisItem), so the index kept stale entries
+        # and painting after a plot was removed crashed. A plot has a few dozen items: a scan
+        # of them costs nothing.
+        self.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
         self.setBackground(BACKGROUND)
         self.ci.setContentsMargins(4, 4, 8, 4)
         self.setMinimumSize(220, 160)
