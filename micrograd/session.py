@@ -406,6 +406,8 @@ def _past(model):
     epochs = h.get("epoch") or []
     columns = [h.get(k) or [None] * len(epochs) for k in History.FIELDS[1:]]
     past = [Epoch(0, int(e), *row) for e, *row in zip(epochs, *columns) if e is not None]
+    # A loss saved as null was not finite (JSON has no inf): an Epoch's train loss is a float.
+    past = [e if e.train_loss is not None else dataclasses.replace(e, train_loss=math.nan) for e in past]
     if not past:
         return ()
     stop = model.metrics.get("stop")

@@ -461,8 +461,8 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
             return True
         return False
 
-    def _stop_worker(self, interrupt=True):
-        stopped = self.runner.stop(interrupt)
+    def _stop_worker(self):
+        stopped = self.runner.stop()
         if not stopped:
             self.status.showMessage("The training thread did not stop in time; it ends after its epoch.", 5000)
         self._update_buttons()
@@ -518,12 +518,14 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
         self.recent_menu.setEnabled(not running and bool(self.recent_files()))
 
     def _pause_and_wait(self):
-        """Let a running worker end and draw what it sent: a Train pauses after its current
-        epoch, a Step finishes its one epoch. True if a Train was paused: `_resume` it after."""
+        """Stop a running worker and draw what it sent: the epoch in progress, a Train's or a
+        Step's, is abandoned and the run left as it was before it (waiting for a Step's epoch
+        on a big network froze the window for seconds). True if a Train was paused: `_resume`
+        it after."""
         if not self.running:
             return False
         training = not self.runner.stepping
-        if not self._stop_worker(interrupt=training):
+        if not self._stop_worker():
             return False  # an orphan still trains the session: no resume (train() refuses until it ends)
         QtCore.QCoreApplication.sendPostedEvents(self.pump)  # the frames it emitted
         self.pump.flush()

@@ -305,13 +305,12 @@ class Runner(QtCore.QObject):
         if self.worker is not None:
             self.worker.pause()
 
-    def stop(self, interrupt=True):
-        """Stop the worker after its current epoch (or, not `interrupt`, let it end on its own,
-        as a Step does) and wait for its thread. False if it still runs after the wait."""
+    def stop(self):
+        """Stop the worker (its epoch in progress is abandoned) and wait for its thread. False
+        if it still runs after the wait."""
         if self.training_thread is None:
             return True
-        if interrupt:
-            self.worker.stop()
+        self.worker.stop()
         stopped = self.training_thread.wait(self.STOP_WAIT_MS)
         if not stopped:
             self.orphans.append((self.training_thread, self.worker))

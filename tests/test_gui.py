@@ -10,6 +10,8 @@ import io
 import itertools
 import json
 import os
+import threading
+import time
 import types
 
 import numpy as np
@@ -491,8 +493,8 @@ def test_export_and_import_resume_a_train_but_not_a_step(win, qtbot, tmp_path):
     n = epoch_of(win)
     win.step_button.click()
     win.dialogs.save_paths.append(str(tmp_path / "during-step.json"))
-    win.export_action.trigger()  # waits for the Step's epoch, then no Train
-    assert not win.running and epoch_of(win) == n + 1
+    win.export_action.trigger()  # the Step's epoch is done or abandoned, and no Train follows
+    assert not win.running and epoch_of(win) in (n, n + 1)
     assert (tmp_path / "during-step.json").exists()
 
 
@@ -993,6 +995,24 @@ def test_an_imported_model_shows_its_history(win, qtbot, tmp_path):
     assert epoch_of(win) == 45 and loss_view(win).curve_length() == 45
 
 
+def test_an_imported_history_with_a_loss_saved_as_null_shows(win, qtbot, tmp_path):
+    """A loss that was not finite is saved as null (JSON has no inf); the status line formatted
+    it as a number (a TypeError on every frame after the import, found by the soak)."""
+    small(win, epochs=3)
+    step(win, qtbot)
+    step(win, qtbot)
+    path = tmp_path / "m.json"
+    win.dialogs.save_paths.append(str(path))
+    win.export_action.trigger()
+    doc = json.loads(path.read_text())
+    doc["history"]["train_loss"][-1] = None
+    path.write_text(json.dumps(doc))
+    win.dialogs.open_paths.append(str(path))
+    win.import_action.trigger()
+    assert not win.dialogs.errors and epoch_of(win) == 2
+    assert win.training_panel.status.epoch_label.text().startswith("epoch 2/3 · loss nan")
+
+
 def test_evals_table_and_png_say_what_they_show(win, qtbot, tmp_path):
     small(win, epochs=5)
     win.findChild(QtWidgets.QComboBox, "paceControl").setCurrentText("max")
@@ -1190,3 +1210,30 @@ def test_adding_and_removing_layers_with_the_distributions_tab_shown_does_not_cr
         view.repaint()
     assert view._layers == len(win.network_panel.hidden) + 1 == 3
 
+
+
+def test_export_during_a_step_abandons_its_epoch_at_once(win, qtbot, tmp_path, monkeypatch):
+    """A Step on a big network's value engine takes seconds; Export used to wait for the epoch
+    to end (the soak measured a 7.5 s freeze). Now the Step's epoch is abandoned, as Pause does."""
+    from micrograd import modelfile
+    from micrograd.train import Trainer, flatten
+    started, real_step = threading.Event(), Trainer.step
+
+    def long_epoch(self, check=None):
+        started.set()
+        for _ in range(200_000):  # ends by itself only if nobody interrupts it (before the fix)
+            if check is not None:
+                check(0.5)
+            time.sleep(0.0001)  # the epoch's work, GIL released
+        return real_step(self, check)
+
+    monkeypatch.setattr(Trainer, "step", long_epoch)
+    before = theta(win)
+    win.step_button.click()
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT)
+    win.dialogs.save_paths.append(str(tmp_path / "during-step.json"))
+    win.export_model()
+    assert not win.running and not win.runner.orphans
+    assert win.session.trainer.epoch == 0 and np.array_equal(theta(win), before)
+    saved = modelfile.load(tmp_path / "during-step.json").weights
+    assert np.array_equal(flatten(saved), before)
