@@ -1,5 +1,7 @@
 """The window's pace on the largest network: views too slow for one turn of the event loop
 draw in parts, one per turn, and the window's process computes on one BLAS thread."""
+import dataclasses
+
 import numpy as np
 import pytest
 from PySide6 import QtCore, QtWidgets
@@ -135,3 +137,20 @@ def _logged(graph_parts, log, *a):
         log.append("part")
         QtCore.QTimer.singleShot(0, lambda: log.append("turn"))
         yield
+
+
+def test_a_restart_of_the_same_network_keeps_the_lens_layout(qtbot, monkeypatch):
+    """Laying out 8 x 64 takes ~90 ms: every setting that restarts a run paid it again."""
+    from microgradgui.views import lens as lens_view
+    laid_out = []
+    real = lens_view.lenses.layout
+    monkeypatch.setattr(lens_view.lenses, "layout", lambda *a: laid_out.append(1) or real(*a))
+    view = lens_view.LensView()
+    qtbot.addWidget(view)
+    s = Session(Config(layers=[4, 4, 1], activations=["tanh", "tanh", "linear"]), DataSpec("moons", samples=30))
+    view.reset(s.setup())
+    view.reset(Session(dataclasses.replace(s.config, lr=0.1, seed=5), DataSpec("circles", samples=30)).setup())
+    assert len(laid_out) == 1
+    view.reset(Session(dataclasses.replace(s.config, layers=[3, 1], activations=["tanh", "linear"]),
+                       DataSpec("moons", samples=30)).setup())
+    assert len(laid_out) == 2
