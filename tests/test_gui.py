@@ -92,7 +92,10 @@ def loss_view(win):
 
 
 def weights_view(win):
-    return view_of(win, WeightsView)
+    """The Weights tab, brought in front: behind another tab it builds nothing (`when_shown`)."""
+    view = view_of(win, WeightsView)
+    win.tabs.setCurrentWidget(view)
+    return view
 
 
 def evals_view(win):
@@ -165,6 +168,7 @@ def test_object_names_and_actions(win):
 
 def test_editing_architecture_updates_diagram_and_heatmaps(win, qtbot):
     panel = win.network_panel
+    win.tabs.setCurrentWidget(weights_view(win))
     add = win.findChild(QtWidgets.QPushButton, "addLayerButton")
     add.click()
     assert win.session.config.layers == [16, 16, 16, 1]
@@ -187,6 +191,11 @@ def test_editing_architecture_updates_diagram_and_heatmaps(win, qtbot):
     assert win.network_view.neuron_count() == 2 + 6 + 16 + 1
     # the parameter count follows
     assert f"{6 * 3 + 16 * 7 + 17:,} parameters" in win.network_panel.cost.text()
+    # behind another tab, the heatmaps are rebuilt when they are shown, not on every edit
+    win.tabs.setCurrentIndex(0)
+    panel.spin(0).setValue(3)
+    assert view_of(win, WeightsView).image_shapes() == [(6, 2), (16, 6), (1, 16)]
+    assert weights_view(win).image_shapes() == [(3, 2), (16, 3), (1, 16)]
 
 
 def test_limits_are_enforced_by_the_controls(win):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from micrograd import lens as lenses
 from micrograd.config import Config, DataSpec
 from micrograd.session import Session
 from microgradgui.views import TABS
@@ -219,7 +220,7 @@ def test_a_pass_starts_on_the_newest_weights(view, qtbot, monkeypatch, start):
     view.play(False)
 
 
-def test_a_hidden_lens_builds_nothing(qtbot):
+def test_a_hidden_lens_builds_nothing(qtbot, monkeypatch):
     tabs = QtWidgets.QTabWidget()
     qtbot.addWidget(tabs)
     other, view = QtWidgets.QWidget(), LensView()
@@ -227,16 +228,17 @@ def test_a_hidden_lens_builds_nothing(qtbot):
     tabs.addTab(view, "lens")
     tabs.show()
     qtbot.waitExposed(tabs)
+    built = []
+    graph_parts = lenses.Lens.graph_parts
+    monkeypatch.setattr(lenses.Lens, "graph_parts", lambda *a: built.append(1) or graph_parts(*a))
     s = session()
     view.reset(s.setup())
-    built = []
-    graph_parts = view.lens.graph_parts
-    view.lens.graph_parts = lambda *a: built.append(1) or graph_parts(*a)
+    assert view.lens is None  # not even laid out: it is put off until shown
     for _ in range(5):
         view.draw(s.snapshot([s.step()]))
     assert built == [] and view.graph is None
     tabs.setCurrentWidget(view)
-    assert built == [1] and view.epoch == 5
+    assert built == [1] and view.epoch == 5 and view.lens is not None
 
 
 def test_copy_as_dot_and_save_as_svg_and_png(view, qtbot, tmp_path, monkeypatch):

@@ -154,3 +154,21 @@ def test_a_restart_of_the_same_network_keeps_the_lens_layout(qtbot, monkeypatch)
     view.reset(Session(dataclasses.replace(s.config, layers=[3, 1], activations=["tanh", "linear"]),
                        DataSpec("moons", samples=30)).setup())
     assert len(laid_out) == 2
+
+
+def test_a_hidden_distributions_view_builds_its_plots_when_shown(qtbot):
+    from microgradgui.views.distributions import DistributionsView
+    tabs = QtWidgets.QTabWidget()
+    qtbot.addWidget(tabs)
+    view = DistributionsView()
+    tabs.addTab(QtWidgets.QWidget(), "other")
+    tabs.addTab(view, "distributions")
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    s = Session(Config(layers=[4, 4, 1], activations=["tanh", "tanh", "linear"]), DataSpec("moons", samples=30))
+    view.reset(s.setup())
+    for _ in range(3):
+        view.draw(s.snapshot([s.step()]))
+    assert view._plots == [] and view.columns() == 3  # the quantiles are taken, no plot is built
+    tabs.setCurrentWidget(view)
+    assert len(view._plots) == 3 and view.quantiles(2).shape == (9, 3)

@@ -7,6 +7,7 @@ so memory and drawing cost stay the same however long the run.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -42,9 +43,7 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
     def prepare(self, setup) -> None:
         layers = len(setup.config.layers)
         self._columns, self._run = Thinned(1 + layers * 2 * len(QUANTILES), COLUMNS), None
-        if layers != self._layers:
-            self._build(layers)
-        self._on_kind()
+        self.when_shown(functools.partial(self._build_plots, layers))
 
     def take(self, snapshot) -> None:
         if snapshot.rewound:
@@ -72,7 +71,13 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
         return self._quantile_rows()[layer, int(gradients)]
 
     # internals
-    def _build(self, layers: int) -> None:
+    def _build_plots(self, layers: int) -> None:
+        """A plot per layer (kept if the count is the same), titled for weights or gradients."""
+        if layers != self._layers:
+            self._new_plots(layers)
+        self._on_kind()
+
+    def _new_plots(self, layers: int) -> None:
         self.graphics.clear()
         self._layers, self._plots, self._bands, self._medians = layers, [], [], []
         rows = 1 if layers <= 4 else 2

@@ -13,6 +13,7 @@ columns as wide as their text, rows as tall as fits, the graph scrolling when it
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -196,6 +197,9 @@ class LensView(LiveView, QtWidgets.QWidget):
 
     # --- the view protocol --------------------------------------------------------------------
     def prepare(self, setup) -> None:
+        self.when_shown(functools.partial(self._prepare, setup))
+
+    def _prepare(self, setup) -> None:
         config, train = setup.config, setup.train
         same_data = self._data is train
         network = (config.architecture, config.loss, config.targets(), setup.task)
@@ -217,6 +221,9 @@ class LensView(LiveView, QtWidgets.QWidget):
     def new_data(self, setup) -> None:
         """Points placed by hand: the sample shown stays (it may be one of them); the index box
         numbers the new training set."""
+        if self._put_off is not None:  # not built for this run yet: build for the new points
+            self.when_shown(functools.partial(self._prepare, setup))
+            return
         self._data = setup.train
         with _blocked(self.index_box):
             self.index_box.setRange(0, max(len(setup.train) - 1, 0))
@@ -240,6 +247,7 @@ class LensView(LiveView, QtWidgets.QWidget):
     def pick(self, x, y=None) -> None:
         """Show the graph of the sample with inputs `x` and label `y` (the data's: a class 0/1,
         or a regression value; None keeps the label the form has, for a point with no sample)."""
+        self.build_now()
         if self.lens is None:
             return
         x = [float(v) for v in x]

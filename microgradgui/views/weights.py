@@ -1,6 +1,8 @@
 """A heatmap per layer of its weights (or their gradients), on one fixed symmetric colour scale."""
 from __future__ import annotations
 
+import functools
+
 import math
 
 import numpy as np
@@ -88,7 +90,7 @@ class WeightsView(LiveView, QtWidgets.QWidget):
 
     # the view protocol
     def prepare(self, setup) -> None:
-        self.set_architecture(setup.config.inputs, setup.config.layers)
+        self.when_shown(functools.partial(self.set_architecture, setup.config.inputs, setup.config.layers))
 
     def present(self, snapshot) -> None:
         self.show_weights(snapshot.weights, snapshot.grads)
