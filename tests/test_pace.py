@@ -170,5 +170,7 @@ def test_a_hidden_distributions_view_builds_its_plots_when_shown(qtbot):
     for _ in range(3):
         view.draw(s.snapshot([s.step()]))
     assert view._plots == [] and view.columns() == 3  # the quantiles are taken, no plot is built
+    view.grad_check.setChecked(True)  # a remembered option, set while hidden: nothing to draw on yet
     tabs.setCurrentWidget(view)
-    assert len(view._plots) == 3 and view.quantiles(2).shape == (9, 3)
+    assert len(view._plots) == 3 and view.quantiles(2, gradients=True).shape == (9, 3)
+    assert view._plots[0].titleLabel.text == "layer 1 gradients"
