@@ -8,6 +8,7 @@ difference of large terms (a weight whose per-sample contributions cancel)
 therefore has an error relative to the array's scale, not to its own size;
 a purely relative check would fail on cancellation, not on a wrong gradient.
 """
+import collections
 import dataclasses
 
 import numpy as np
@@ -284,3 +285,20 @@ def test_engines_for_the_same_shape_share_one_compiled_program():
         got = t.engine.loss_and_grad(t.theta, t.train.X, t.Y)
         close(got[0], reference[0], 1e-12)
         close(got[1], reference[1], 1e-12)
+
+
+def test_an_mlp_compiles_on_first_use_not_in_the_constructor(monkeypatch):
+    """A new network's program is built by the thread that trains it (8 x 64: 0.2-0.4 s),
+    not by the window's thread that makes the Trainer on every setting that restarts a run."""
+    from micrograd.compiled import engine as engine_module
+    built = []
+    real = engine_module.Program
+    monkeypatch.setattr(engine_module, "Program", lambda *a: built.append(1) or real(*a))
+    monkeypatch.setattr(engine_module, "_PROGRAMS", collections.OrderedDict())
+    cfg = Config(inputs=2, layers=[5, 3, 1], activations=["silu", "tanh", "linear"], loss="mse")
+    trainer = Trainer(cfg, make_dataset("moons", 20, seed=0))
+    assert built == []
+    trainer.step()
+    assert built == [1]
+    Trainer(cfg, make_dataset("moons", 20, seed=1)).step()  # the same shape: no second compile
+    assert built == [1]

@@ -18,7 +18,7 @@ MAX_PROGRAMS = 8
 
 def _program(model, loss):
     """A Program for `model` and `loss`: for an MLP, the one compiled for its shape if there is one."""
-    if not isinstance(model, MLP):  # any other Module: its structure is not known before tracing
+    if type(model) is not MLP:  # any other Module, a subclass too: its structure is not known before tracing
         return Program(model, loss)
     key = (model.nin, tuple(model.sizes), tuple(model.activations), loss)
     with _PROGRAMS_LOCK:
@@ -34,10 +34,12 @@ def _program(model, loss):
 class CompiledEngine:
     """Same interface as `train.ValueEngine`: loss(theta, X, Y), loss_and_grad(theta, X, Y).
 
-    Compiles in the constructor (raises `Unsupported` for what it cannot handle), or takes
-    the program of an earlier engine for an MLP of the same shape and loss: a Reset, a new
-    seed or the next run of an evals session then costs no compile (an 8 x 64 network takes
-    ~0.2 s). Like every engine it gives the data loss; the Trainer adds the penalties on theta.
+    Takes the program of an earlier engine for an MLP of the same shape and loss (a Reset, a
+    new seed or the next run of an evals session costs no compile), else compiles one. Any
+    other model (a subclass of MLP too) is compiled in the constructor, which raises
+    `Unsupported` for what it cannot handle; an MLP (which always compiles) is compiled on first use, so a new network costs
+    the thread that trains it, not the window's (8 x 64: 0.2-0.4 s). Like every engine it gives
+    the data loss; the Trainer adds the penalties on theta.
     """
 
     name = "compiled"
@@ -45,9 +47,16 @@ class CompiledEngine:
 
     def __init__(self, model, cfg):
         self.model, self.cfg = model, cfg
-        self.program = _program(model, cfg.loss)
-        self.chunk = max(64, CHUNK_BYTES // (8 * 3 * max(self.program.nrows, 1)))
-        self.mean = self.program.reduce == "mean"
+        self._program = None
+        self.chunk = None  # samples per chunk; None: as many as CHUNK_BYTES of row buffers hold
+        if type(model) is not MLP:
+            self.program  # noqa: B018 - compiled now: make_engine falls back on Unsupported
+
+    @property
+    def program(self):
+        if self._program is None:
+            self._program = _program(self.model, self.cfg.loss)
+        return self._program
 
     def _run(self, theta, X, Y, want_grad, check):
         with self.program.lock:  # one program, maybe several engines (and threads): one call at a time
@@ -57,11 +66,12 @@ class CompiledEngine:
         n = len(X)
         if n == 0:
             raise ValueError("an empty batch has no loss")
-        program, size = self.program, self.chunk
+        program = self.program
+        size = self.chunk or max(64, CHUNK_BYTES // (8 * 3 * max(program.nrows, 1)))
         X = np.asarray(X, dtype=float).reshape(n, program.nin)
         Y = np.asarray(Y, dtype=float).reshape(n, program.nout)
         np.copyto(program.theta, theta)
-        seed = 1.0 / n if self.mean else 1.0
+        seed = 1.0 / n if program.reduce == "mean" else 1.0
         if n <= size:  # the common case, without slicing and joining
             total, out, grad = self._chunk(X, Y, seed, want_grad)
         else:
@@ -73,7 +83,7 @@ class CompiledEngine:
             total = sum(part[0] for part in parts)
             out = np.concatenate([part[1] for part in parts])
             grad = sum(part[2] for part in parts) if want_grad else None
-        loss = total * (1.0 / n) if self.mean else total
+        loss = total * (1.0 / n) if program.reduce == "mean" else total
         return (loss, grad, out) if want_grad else (loss, out)
 
     def _chunk(self, X, Y, seed, want_grad):
