@@ -3,6 +3,8 @@ weights or biases in the diagram, each an undoable command. A part of `MainWindo
 uses the window's session, views and pause/resume), in a file of its own."""
 from __future__ import annotations
 
+import weakref
+
 from PySide6 import QtGui
 
 from micrograd.data import MAX_POINTS, add_point, remove_points
@@ -91,11 +93,14 @@ class ParameterEdit(QtGui.QUndoCommand):
         name = f"bias of neuron {layer},{neuron}" if input is None else f"w[{layer}][{neuron}][{input}]"
         super().__init__(f"set {name}")
         self.window, self.where, self.old, self.new = window, where, old, new
-        self.run = (window.session, window.session.trainer, window.session.trainer.epoch)
+        # Weak: a command kept in the stack must not keep a run that has gone (its tape of
+        # weights holds up to 32 MiB).
+        self.run = (weakref.ref(window.session), weakref.ref(window.session.trainer), window.session.trainer.epoch)
 
     def _apply(self, value):
         session = self.window.session
-        if (session, session.trainer, session.trainer.epoch) != self.run or self.window.running:
+        here = (session, session.trainer, session.trainer.epoch)
+        if here != (self.run[0](), self.run[1](), self.run[2]) or self.window.running:
             self.setObsolete(True)  # dropped from the stack: there is nothing left to undo
             self.window.status.showMessage("That weight was set before training went on: not undone.", 4000)
             return

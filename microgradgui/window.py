@@ -25,6 +25,7 @@ from .views.timeline import Timeline
 from .worker import Runner
 
 ORG, APP = "micrograd", "studio"
+UNDO_LIMIT = 100  # edits by hand kept to undo: each holds data or a run's place, and a session may be endless
 
 
 class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
@@ -40,6 +41,7 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
         self.dialogs = Dialogs(self)
         self.runner = Runner(self)
         self.undo_stack = QtGui.QUndoStack(self)
+        self.undo_stack.setUndoLimit(UNDO_LIMIT)
         self._diverged_shown = 0
         self._closing = self._close_pending = False
         self.rewound_to = None  # the epoch the timeline shows, when not where the run is

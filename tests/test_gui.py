@@ -1246,3 +1246,23 @@ def test_export_during_a_step_abandons_its_epoch_at_once(win, qtbot, tmp_path, m
     assert win.session.trainer.epoch == 0 and np.array_equal(theta(win), before)
     saved = modelfile.load(tmp_path / "during-step.json").weights
     assert np.array_equal(flatten(saved), before)
+
+
+def test_the_undo_stack_keeps_no_old_run_alive_and_is_bounded(win, qtbot):
+    """A weight set by hand used to keep its run's session and trainer (their tape of weights,
+    up to 32 MiB) for as long as the edit stayed in the undo stack: memory grew with every run
+    edited. The stack also keeps at most UNDO_LIMIT edits."""
+    import gc
+    import weakref
+    from microgradgui.window import UNDO_LIMIT
+    small(win, hidden=3)
+    step(win, qtbot)
+    trainer = weakref.ref(win.session.trainer)
+    win._on_parameter_edited(0, 0, 0, 0.5)
+    win.reset_button.click()  # a new run
+    assert win.session.trainer is not trainer()
+    gc.collect()
+    assert trainer() is None
+    for k in range(UNDO_LIMIT + 5):  # alternating weights: edits of one in a row merge into one
+        win._on_parameter_edited(0, 0, k % 2, 0.01 * k)
+    assert win.undo_stack.count() == UNDO_LIMIT
