@@ -612,6 +612,8 @@ class RunStatus(LiveView, QtWidgets.QWidget):
         self.epoch_label.setObjectName("epochLabel")
         self.rate_label = QtWidgets.QLabel()
         self.rate_label.setObjectName("rateLabel")
+        self.rate_label.setToolTip("How fast the engine trains: epochs per second of training time, "
+                                   "not counting the waits of the pace")
         self.rate_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         self.progress = QtWidgets.QProgressBar()
         self.progress.setObjectName("progressBar")
@@ -651,7 +653,8 @@ class RunStatus(LiveView, QtWidgets.QWidget):
             m = e.test_metric if e.test_metric is not None else e.train_metric
             metric = "" if m is None else f" · acc {m:.0%}" if self._task == "classification" else f" · R² {m:.3f}"
             text += f" · loss {e.train_loss:.4g}{metric}"
-            self.rate_label.setText(f"{snap.epoch / snap.elapsed:.0f} epochs/s" if snap.elapsed > 0 else "")
+            # the engine's own speed: at a pace of 30 epochs/s a bare "2261 epochs/s" read as a contradiction
+            self.rate_label.setText(f"engine: {snap.epoch / snap.elapsed:.0f} epochs/s" if snap.elapsed > 0 else "")
         elif not snap.epoch:
             self.rate_label.setText("")
         if snap.progress:  # a long epoch, on its way

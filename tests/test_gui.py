@@ -825,6 +825,8 @@ def test_pace_control_and_a_wait_that_pause_ends(win, qtbot):
     win.train_button.click()  # pause: ends the wait at once, no second epoch
     wait_idle(qtbot, win)
     assert epoch_of(win) == 1
+    # the rate shown is the engine's, not the pace's: it says so
+    assert win.training_panel.status.rate_label.text().startswith("engine: ")
     pace.setCurrentText("max")
     win.train_button.click()
     assert win.runner.worker.pace is None
