@@ -28,6 +28,7 @@ fraction of a millisecond (for timers, input) instead of CPython's default 5 ms.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import threading
@@ -62,9 +63,19 @@ def thread_for(worker, name):
     thread.started.connect(worker.run)
     # Direct: quit from the worker thread itself, so a GUI thread blocked in wait() is not needed.
     worker.finished.connect(thread.quit, QtCore.Qt.ConnectionType.DirectConnection)
+    # The worker is deleted in the GUI thread, not in its own as that thread finishes: there,
+    # ~QObject holds one of Qt's signal-slot mutexes and asks Python (for the GIL) about
+    # overrides while the GUI thread, holding the GIL, may wait for that same mutex to connect
+    # a signal: the suite hung once in 16 runs under load (scripts/stress-check.sh).
+    worker.finished.connect(functools.partial(_home, worker), QtCore.Qt.ConnectionType.DirectConnection)
     thread.finished.connect(worker.deleteLater)
     thread.finished.connect(thread.deleteLater)
     return thread
+
+
+def _home(worker):
+    """Give `worker` to the GUI thread (called in its own thread, the only one that may)."""
+    worker.moveToThread(QtCore.QCoreApplication.instance().thread())
 
 
 class FrameGate:

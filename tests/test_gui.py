@@ -1268,3 +1268,18 @@ def test_the_undo_stack_keeps_no_old_run_alive_and_is_bounded(win, qtbot):
     for k in range(UNDO_LIMIT + 5):  # alternating weights: edits of one in a row merge into one
         win._on_parameter_edited(0, 0, k % 2, 0.01 * k)
     assert win.undo_stack.count() == UNDO_LIMIT
+
+
+def test_a_finished_worker_is_deleted_in_the_gui_thread(qtbot):
+    """Deleted in its own thread as that thread finished, a worker's ~QObject held a Qt mutex
+    while it waited for the GIL, which the GUI thread held while it waited for the same mutex:
+    a deadlock (one hang in 16 runs of the suite under load)."""
+    session = Session(Config(layers=[3, 1], activations=["relu", "linear"], epochs=1_000_000), DataSpec(samples=20))
+    runner = wk.Runner()
+    deleted_in = []
+    runner.start(session)  # trains until stopped: its worker is still alive to watch
+    runner.worker.destroyed.connect(lambda: deleted_in.append(threading.current_thread() is threading.main_thread()),
+                                    QtCore.Qt.ConnectionType.DirectConnection)
+    assert runner.stop()
+    qtbot.waitUntil(lambda: len(deleted_in) == 1, timeout=TIMEOUT)
+    assert deleted_in == [True]
