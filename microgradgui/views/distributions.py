@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from micrograd.history import Thinned
 
 from .base import LiveView
-from .style import FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, light_grid, style_plot
+from .style import FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, curve, style_plot
 
 # TensorBoard's basis points: min, the quantiles of -1.5, -1, -0.5 sigma, median, +0.5, +1, +1.5 sigma, max.
 QUANTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
@@ -98,7 +98,8 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
             plot = self.graphics.addPlot(row=k // cols, col=k % cols)
             style_plot(plot, bottom="epoch" if k == 0 else None)
             self._plots.append(plot)
-            light_grid(plot)
+            # No grid: nine plots' grid lines were ~9 ms of a ~13 ms paint at 8 x 64; the bands
+            # against the axes' ticks read without one.
             plot.setMenuEnabled(False)
             bands = []
             for alpha in BAND_ALPHAS:  # (min, max), (-1.5σ, +1.5σ), ...: drawn under the median
@@ -107,7 +108,7 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
                 band.setBrush(pg.mkBrush(*color.getRgb()[:3], alpha))
                 plot.addItem(band)
                 bands.append(band)
-            median = plot.plot([], [], pen=pg.mkPen(color, width=1.5))
+            median = curve(plot, color, width=1.5)  # not antialiased: ~4 ms less a paint
             median.setZValue(10)
             self._bands.append(bands)
             self._medians.append(median)
