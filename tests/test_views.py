@@ -114,25 +114,3 @@ def test_run_status_reads_the_snapshot(qtbot):
     assert status.progress.value() == 4
     status.draw(s.snapshot())  # nothing new: the same epoch still shows its loss
     assert "loss" in status.epoch_label.text()
-
-
-def test_distributions_redraw_a_few_times_a_second_and_draw_the_last(qtbot, monkeypatch):
-    from microgradgui.views import distributions
-    now = [100.0]
-    monkeypatch.setattr(distributions.time, "monotonic", lambda: now[0])
-    view = DistributionsView()
-    qtbot.addWidget(view)
-    view.show()
-    s = session(epochs=50)
-    view.reset(s.setup())
-    drawn = lambda: len(view._medians[0].xData)  # noqa: E731 - columns in the drawn median
-    now[0] += 1.0  # a while after the reset drew the empty plots
-    for _ in range(3):
-        view.draw(s.snapshot([s.step()]))
-    assert drawn() == 1 and view.later.isActive()  # the first at once, the rest put off
-    now[0] += 1.0
-    qtbot.waitUntil(lambda: not view.later.isActive())
-    assert drawn() == 3  # the last of the burst, when its time came
-    now[0] += 1.0
-    view.draw(s.snapshot([s.step()]))  # a while later: at once
-    assert drawn() == 4

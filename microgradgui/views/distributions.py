@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,8 +23,6 @@ from .style import FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, c
 QUANTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
 BAND_ALPHAS = (45, 60, 80, 110)  # outer band to inner: the overlaps darken towards the median
 COLUMNS = 1024  # snapshots kept (thinned beyond)
-REDRAWS_PER_S = 5  # one new column among hundreds: more often changes nothing anyone sees, and
-                   # nine plots of bands took ~20 ms to paint at 8 x 64 on every frame
 
 
 class DistributionsView(LiveView, QtWidgets.QWidget):
@@ -41,15 +38,11 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
         self._plots, self._bands, self._medians = [], [], []  # per layer
         self._columns = Thinned(1, COLUMNS)  # per snapshot: epoch, then the quantiles of every layer
         self._run = None
-        self._drawn_at = -math.inf
-        self.later = QtCore.QTimer(self, singleShot=True)  # the last snapshot of a burst
-        self.later.timeout.connect(self._redraw)
 
     # the view protocol
     def prepare(self, setup) -> None:
         layers = len(setup.config.layers)
         self._columns, self._run = Thinned(1 + layers * 2 * len(QUANTILES), COLUMNS), None
-        self.later.stop()  # a redraw put off was for the run before
         self.when_shown(functools.partial(self._build_plots, layers))
 
     def take(self, snapshot) -> None:
@@ -67,11 +60,7 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
             self._columns.extend([column])
 
     def present(self, snapshot) -> None:
-        wait = self._drawn_at + 1.0 / REDRAWS_PER_S - time.monotonic()
-        if wait <= 0:
-            self._redraw()
-        elif not self.later.isActive():
-            self.later.start(int(wait * 1000) + 1)
+        self._redraw()
 
     # for tests
     def columns(self) -> int:
@@ -127,8 +116,6 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
         return points[:, 1:].T.reshape(self._layers, 2, len(QUANTILES), len(points))
 
     def _redraw(self):
-        self.later.stop()
-        self._drawn_at = time.monotonic()
         kind = int(self.grad_check.isChecked())
         x = self._columns.points()[:, 0]
         q = self._quantile_rows()
