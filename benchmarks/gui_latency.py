@@ -26,14 +26,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-REPO = os.path.abspath(os.environ.get("STUDIO_REPO") or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)
+import measured  # first: the checkout measured goes first on sys.path
 
 import numpy as np  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
@@ -41,8 +38,7 @@ from PySide6 import QtCore, QtWidgets  # noqa: E402
 from micrograd.config import ENGINES, MAX_LAYERS, MAX_WIDTH  # noqa: E402
 from microgradgui.window import MainWindow  # noqa: E402
 
-if not os.path.abspath(sys.modules["micrograd"].__file__).startswith(os.path.join(REPO, "micrograd") + os.sep):
-    raise SystemExit(f"imported micrograd from {sys.modules['micrograd'].__file__}, not {REPO}")
+measured.check()
 
 TICK_MS = 10
 P99_TARGET_MS = 25.0
@@ -166,8 +162,7 @@ def main(argv=None):
     ok = True
     print(f"platform {app.platformName()}, timer {TICK_MS} ms, {args.seconds:g} s per row, moons; "
           f"networks: demo 2-16-16-1, largest 2-{'-'.join(map(str, NETWORKS['largest']))}")
-    rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
-    print(f"measuring the checkout at {rev.strip() or 'unknown revision'}")
+    print(f"measuring the checkout at {measured.revision()}")
     print("latency = tick interval - 10 ms (the timer's lateness); raw = the interval itself; ms")
     print(f"{'network':<8} {'tab':<16} {'engine':<9} {'ticks':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} "
           f"{'raw p50':>8} {'raw p99':>8} {'>50ms':>6} {'epochs/s':>9}")

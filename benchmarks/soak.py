@@ -34,7 +34,6 @@ import argparse
 import faulthandler
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,9 +41,7 @@ import time
 import traceback
 from collections import Counter, defaultdict
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-REPO = os.path.abspath(os.environ.get("STUDIO_REPO") or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)
+import measured  # first: the checkout measured goes first on sys.path
 
 import numpy as np  # noqa: E402
 from PySide6 import QtCore, QtTest, QtWidgets  # noqa: E402
@@ -52,8 +49,7 @@ from PySide6 import QtCore, QtTest, QtWidgets  # noqa: E402
 from micrograd.config import MAX_LAYERS, MAX_WIDTH  # noqa: E402
 from microgradgui.window import MainWindow  # noqa: E402
 
-if not os.path.abspath(sys.modules["micrograd"].__file__).startswith(os.path.join(REPO, "micrograd") + os.sep):
-    raise SystemExit(f"imported micrograd from {sys.modules['micrograd'].__file__}, not {REPO}")
+measured.check()
 
 TICK_MS = 10
 GAP_MS = 250.0         # target: no event-loop gap longer than this
@@ -497,8 +493,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     log_path = args.log or os.path.join(tempfile.gettempdir(), f"soak-{args.seed}.log")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
-    print(f"soaking the checkout at {rev.strip() or 'unknown revision'} for {args.minutes:g} min, seed {args.seed}, "
+    print(f"soaking the checkout at {measured.revision()} for {args.minutes:g} min, seed {args.seed}, "
           f"platform {app.platformName()}", flush=True)
     faulthandler.enable()  # a crash in Qt's C++ still shows where Python was
     watch = Watch()

@@ -11,7 +11,6 @@ import itertools
 import json
 import os
 import threading
-import time
 import types
 
 import numpy as np
@@ -1228,14 +1227,12 @@ def test_export_during_a_step_abandons_its_epoch_at_once(win, qtbot, tmp_path, m
     to end (the soak measured a 7.5 s freeze). Now the Step's epoch is abandoned, as Pause does."""
     from micrograd import modelfile
     from micrograd.train import Trainer, flatten
-    started, real_step = threading.Event(), Trainer.step
+    started, released, real_step = threading.Event(), threading.Event(), Trainer.step
 
     def long_epoch(self, check=None):
         started.set()
-        for _ in range(200_000):  # ends by itself only if nobody interrupts it (before the fix)
-            if check is not None:
-                check(0.5)
-            time.sleep(0.0001)  # the epoch's work, GIL released
+        while not released.is_set():  # an epoch that only a stop can end (or the test, at its end)
+            check(0.5)
         return real_step(self, check)
 
     monkeypatch.setattr(Trainer, "step", long_epoch)
@@ -1243,7 +1240,10 @@ def test_export_during_a_step_abandons_its_epoch_at_once(win, qtbot, tmp_path, m
     win.step_button.click()
     qtbot.waitUntil(started.is_set, timeout=TIMEOUT)
     win.dialogs.save_paths.append(str(tmp_path / "during-step.json"))
-    win.export_model()
+    try:
+        win.export_model()
+    finally:
+        released.set()  # before the fix the Step's epoch went on: let its thread end
     assert not win.running and not win.runner.orphans
     assert win.session.trainer.epoch == 0 and np.array_equal(theta(win), before)
     saved = modelfile.load(tmp_path / "during-step.json").weights
