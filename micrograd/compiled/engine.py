@@ -47,10 +47,9 @@ class CompiledEngine:
 
     def __init__(self, model, cfg):
         self.model, self.cfg = model, cfg
-        self._program = None
         self.chunk = None  # samples per chunk; None: as many as CHUNK_BYTES of row buffers hold
-        if type(model) is not MLP:
-            self.program  # noqa: B018 - compiled now: make_engine falls back on Unsupported
+        # Any other model is compiled now: make_engine falls back on Unsupported.
+        self._program = None if type(model) is MLP else _program(model, cfg.loss)
 
     @property
     def program(self):
