@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from PySide6 import QtCore, QtTest
+from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 
 from micrograd import modelfile
 from micrograd.config import DataSpec
@@ -30,13 +30,18 @@ def click(plot, x, y, button=Button.LeftButton, modifiers=Mod.NoModifier):
     QtTest.QTest.mouseClick(plot.graphics.viewport(), button, modifiers, at(plot, x, y))
 
 
-def ctrl_drag(plot, a, b):
-    """A real Ctrl-drag on the plot from data point a to b."""
+def ctrl_drag(plot, a, b, let_go=None):
+    """A real Ctrl-drag on the plot from data point a to b, Ctrl let go at the share `let_go`
+    of the way. (QTest.mouseMove sends no modifiers; a hand holding Ctrl sends it on every move.)"""
     port, start, end = plot.graphics.viewport(), at(plot, *a), at(plot, *b)
     QtTest.QTest.mousePress(port, Button.LeftButton, Mod.ControlModifier, start)
     for t in np.linspace(0.1, 1.0, 6):
-        QtTest.QTest.mouseMove(port, start + (end - start) * t)
-    QtTest.QTest.mouseRelease(port, Button.LeftButton, Mod.ControlModifier, end)
+        held = Mod.ControlModifier if let_go is None or t < let_go else Mod.NoModifier
+        pos = QtCore.QPointF(start + (end - start) * t)
+        QtWidgets.QApplication.sendEvent(port, QtGui.QMouseEvent(
+            QtCore.QEvent.Type.MouseMove, pos, port.mapToGlobal(pos), Button.NoButton, Button.LeftButton, held))
+    held = Mod.ControlModifier if let_go is None else Mod.NoModifier
+    QtTest.QTest.mouseRelease(port, Button.LeftButton, held, end)
 
 
 def empty_spot(plot, session):
@@ -193,6 +198,28 @@ def test_ctrl_drag_removes_points_clear_removes_all_and_undo_brings_them_back(wi
     win.redo_action.trigger()
     win.redo_action.trigger()
     assert len(win.session.dataset) == 0
+
+
+def test_a_ctrl_drag_stays_an_erase_when_ctrl_is_let_go_midway(win, qtbot):
+    """It neither pans the plot under the mouse nor ends as a pan (before: the moves without
+    Ctrl panned, and the release erased a box the pan had shifted, or nothing)."""
+    plot, X = win.decision_plot, win.session.dataset.X
+    shown = plot.plot.vb.viewRange()
+    inside = int(np.sum((X[:, 0] >= -0.2) & (X[:, 0] <= 0.6) & (X[:, 1] >= -0.2) & (X[:, 1] <= 0.4)))
+    ctrl_drag(plot, (-0.2, -0.2), (0.6, 0.4), let_go=0.5)
+    assert plot.plot.vb.viewRange() == shown
+    assert len(win.session.dataset) == 100 - inside
+
+
+def test_a_plain_drag_pans_and_removes_nothing_even_if_ctrl_comes_midway(win, qtbot):
+    plot = win.decision_plot
+    x0 = plot.plot.vb.viewRange()[0][0]
+    port, start, end = plot.graphics.viewport(), at(plot, -0.2, -0.2), at(plot, 0.6, 0.4)
+    QtTest.QTest.mousePress(port, Button.LeftButton, Mod.NoModifier, start)
+    QtTest.QTest.mouseMove(port, (start + end) / 2)
+    QtTest.QTest.mouseRelease(port, Button.LeftButton, Mod.ControlModifier, end)
+    assert len(win.session.dataset) == 100
+    assert plot.plot.vb.viewRange()[0][0] < x0  # dragged right: the plane moved with it
 
 
 def test_regression_points_take_their_target_from_the_box_or_the_click(win, qtbot):

@@ -74,7 +74,8 @@ class Points(pg.ScatterPlotItem):
 
 class PointsBox(pg.ViewBox):
     """The decision plot's view box: a click places a point (or picks the one under it), a
-    Ctrl-drag removes the points in its box; other drags pan and zoom as usual."""
+    Ctrl-drag removes the points in its box; other drags pan and zoom as usual. A drag keeps
+    the kind it started as: Ctrl pressed or let go midway neither pans an erase nor erases a pan."""
 
     def __init__(self, owner):
         super().__init__()
@@ -86,6 +87,7 @@ class PointsBox(pg.ViewBox):
         self.band.setBrush(pg.mkBrush(0, 0, 0, 25))
         self.band.hide()
         self.addItem(self.band, ignoreBounds=True)
+        self._erasing = False  # the drag under way started with Ctrl
 
     def mouseClickEvent(self, ev):
         if ev.button() in (QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.RightButton):
@@ -96,7 +98,10 @@ class PointsBox(pg.ViewBox):
         super().mouseClickEvent(ev)
 
     def mouseDragEvent(self, ev, axis=None):
-        if ev.button() == QtCore.Qt.MouseButton.LeftButton and ev.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier:
+        if ev.isStart():
+            self._erasing = bool(ev.button() == QtCore.Qt.MouseButton.LeftButton
+                                 and ev.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier)
+        if self._erasing:
             ev.accept()
             box = QtCore.QRectF(self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos())).normalized()
             if ev.isFinish():
