@@ -56,6 +56,7 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
         self._build_menus()
         self.session = self._restore_settings()
         self._adopt(self.session)
+        self.pump.catch_up()  # drawn before it is shown: the views' content sets the window's size
 
     # --- construction -----------------------------------------------------------------------
 
@@ -294,7 +295,7 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
         for view in self.views:
             view.reset(setup)
         # everything the run has so far: nothing after a reset, an imported model's history
-        self.pump.draw_now(self.session.snapshot(list(self.session.trainer.history)))
+        self.pump.draw_soon(self.session.snapshot(list(self.session.trainer.history)))
         self._update_buttons()
 
     def _sync_panels(self):

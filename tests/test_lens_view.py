@@ -289,6 +289,7 @@ def test_in_the_window_the_lens_follows_training(qtbot, tmp_path):
     qtbot.waitExposed(win)
     view = next(v for v in win.tab_views if isinstance(v, LensView))
     win.tabs.setCurrentWidget(view)
+    qtbot.waitUntil(lambda: win.pump.idle)  # the session's first draw, in steps
     assert view.epoch == 0 and len(view.nodes) == 39  # the default network, drawn as it starts
     win.step_button.click()
     qtbot.waitUntil(lambda: not win.running and win.pump.idle and view.epoch == 1)

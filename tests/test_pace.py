@@ -71,6 +71,51 @@ def test_the_pump_draws_a_view_in_parts_one_per_turn(qtbot):
     assert log.index("turn after 0") < log.index("part 1") and log.index("turn after 1") < log.index("part 2")
 
 
+def parted_pump(qtbot, log):
+    """A pump over two `Parted` views in a shown window (the caller keeps the window alive)."""
+    window = QtWidgets.QWidget()
+    qtbot.addWidget(window)
+    views = [Parted(log), Parted(log)]
+    layout = QtWidgets.QVBoxLayout(window)
+    for view in views:
+        layout.addWidget(view)
+    window.show()
+    qtbot.waitExposed(window)
+    return FramePump(views, window), views, window
+
+
+def test_a_restart_draws_its_views_one_part_per_turn_and_frames_wait_for_it(qtbot):
+    """A new session's first draw (`draw_soon`): before, every view drew at once (0.2-0.6 s on
+    8 x 64); a worker's frame that comes meanwhile is drawn after it, not in between."""
+    log = []
+    pump, views, window = parted_pump(qtbot, log)
+    s = Session(Config(layers=[3, 1], activations=["relu", "linear"]), DataSpec(samples=20))
+    pump.new_session()
+    pump.draw_soon(s.snapshot())
+    assert log == ["part 0"] and not pump.idle  # the rest comes in later turns
+    gate = FrameGate()
+    gate.clear()
+    latest = s.snapshot()
+    pump.push(Frame(pump.tag, latest, gate))
+    qtbot.waitUntil(lambda: pump.idle and gate.is_done())
+    parts = [entry for entry in log if entry.startswith("part")]
+    assert parts == ["part 0", "part 1", "part 2"] * 4  # two views, the restart's draw, then the frame's
+    assert log.index("turn after 0") < log.index("part 1")
+    assert all(v._latest is latest for v in views)
+
+
+def test_a_draw_now_first_finishes_a_restarts_draw(qtbot):
+    log = []
+    pump, views, window = parted_pump(qtbot, log)
+    s = Session(Config(layers=[3, 1], activations=["relu", "linear"]), DataSpec(samples=20))
+    old, new = s.snapshot(), s.snapshot(measure=True)
+    pump.draw_soon(old)
+    pump.draw_now(new)  # an edit, say: its weights must not be overdrawn by the restart's
+    assert log.count("part 2") == 4 and all(v._latest is new for v in views)
+    qtbot.waitUntil(lambda: pump.idle)
+    assert all(v._latest is new for v in views) and log.count("part 0") == 4
+
+
 def test_the_largest_networks_decision_surface_comes_in_parts(qtbot, monkeypatch):
     s = Session(Config(**LARGEST, seed=3), DataSpec(samples=40))
     whole, parted = DecisionPlot(), DecisionPlot()

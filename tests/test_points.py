@@ -225,6 +225,7 @@ def test_a_plain_drag_pans_and_removes_nothing_even_if_ctrl_comes_midway(win, qt
 def test_regression_points_take_their_target_from_the_box_or_the_click(win, qtbot):
     plot = win.decision_plot
     win.data_panel.dataset.setCurrentText("plane")
+    wait_idle(qtbot, win)
     assert plot.target_box.isVisible()
     plot.target_box.setValue(2.5)
     spot = empty_spot(plot, win.session)
@@ -232,6 +233,7 @@ def test_regression_points_take_their_target_from_the_box_or_the_click(win, qtbo
     assert win.session.data.dataset == CUSTOM and win.session.dataset.task == "regression"
     assert 2.5 in win.session.dataset.y.tolist()
     win.data_panel.dataset.setCurrentText("sine")  # one input: the click's height is the target
+    wait_idle(qtbot, win)
     assert not plot.target_box.isVisible()
     x0, x1, y0, y1 = plot._plane
     click(plot, x0 + 0.97 * (x1 - x0), y0 + 0.9 * (y1 - y0))

@@ -76,6 +76,7 @@ def test_continue_from_here_branches_and_the_loss_plot_shows_both(win, qtbot):
     assert k == 20
     w_k = win.session.trainer.tape.at(k)[1].copy()
     win.timeline.continue_button.click()
+    wait_idle(qtbot, win)
     s = win.session
     assert s.trainer.epoch == k and not s.finished
     np.testing.assert_array_equal(s.trainer.theta, w_k)
