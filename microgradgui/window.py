@@ -16,6 +16,7 @@ from micrograd.config import MAX_SEED, Config, DataSpec
 from micrograd.health import FLAGS
 from micrograd.session import RESTART, Session
 
+from . import heap
 from .edits import HandEdits
 from .files import Dialogs, FileMenu
 from .frames import FramePump
@@ -25,6 +26,7 @@ from .views.timeline import Timeline
 from .worker import Runner
 
 ORG, APP = "micrograd", "studio"
+TRIM_DELAY_MS = 2000  # after a restart or a worker's end, freed memory goes back to the system then
 UNDO_LIMIT = 100  # edits by hand kept to undo: each holds data or a run's place, and a session may be endless
 
 
@@ -53,6 +55,8 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
         self.runner.errored.connect(self._on_errored)
         self.runner.ended.connect(self._on_worker_ended)
         self.runner.orphansEnded.connect(self._on_orphans_ended)
+        # Not in the turn that restarts: on a 600 MiB heap a trim takes milliseconds.
+        self.trim_timer = QtCore.QTimer(self, singleShot=True, interval=TRIM_DELAY_MS, timeout=heap.give_back)
         self._build_menus()
         self.session = self._restore_settings()
         self._adopt(self.session)
@@ -297,6 +301,7 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
         # everything the run has so far: nothing after a reset, an imported model's history
         self.pump.draw_soon(self.session.snapshot(list(self.session.trainer.history)))
         self._update_buttons()
+        self.trim_timer.start()  # the old run's memory, given back
 
     def _sync_panels(self):
         cfg = self.session.config
@@ -476,6 +481,7 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
         self._update_buttons()
         if self._closing:
             return
+        self.trim_timer.start()
         s = self.session
         if s.finished or s.trainer.done:
             stop = s.trainer.stop_reason
