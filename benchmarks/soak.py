@@ -19,6 +19,8 @@ Watched meanwhile:
     threading.excepthook and sys.unraisablehook; tracebacks kept;
   * event-loop gaps: a 10 ms PreciseTimer's tick intervals; the longest, the action before it,
     and how many exceed 250 ms; the slowest `reset` and `draw` of each view (to tell which one);
+    and where the GUI thread was: a thread samples its stack every 20 ms while the heartbeat
+    is over 100 ms late, and the report ranks the innermost lines of our code it was in;
   * memory: RSS (VmRSS of /proc/self/status) every 10 s.
 Targets: no exception, no gap over 250 ms, flat memory: the least-squares line through the
 second half's RSS samples rises less than 10 MiB over that half. Exit status 1 if one is missed.
@@ -57,6 +59,9 @@ RSS_EVERY_MS = 10_000
 FLAT_MIB = 10.0        # target: the second half's RSS trend rises less than this
 ACTION_MS = (100, 300)  # the pause between two actions
 SHOWN_TRACEBACKS = 3
+STALL_MS = 100         # the GUI thread's stack is sampled while the heartbeat is this late
+SAMPLE_MS = 20
+OURS = (os.sep + "micrograd" + os.sep, os.sep + "microgradgui" + os.sep)
 
 Button, Mod, Key = QtCore.Qt.MouseButton, QtCore.Qt.KeyboardModifier, QtCore.Qt.Key
 
@@ -82,6 +87,23 @@ class Watch:
         self.last_action = "(none yet)"
         self.t0 = time.perf_counter()
         self._last_tick = None
+        self.stalls = Counter()  # (the innermost lines of our code, the innermost line) -> samples
+
+    def sample_stalls(self, main, stop):
+        """Run in a thread: while the heartbeat is late, where the GUI thread (`main`) is."""
+        while not stop.wait(SAMPLE_MS / 1000.0):
+            last = self._last_tick
+            if last is None or time.perf_counter() - last < STALL_MS / 1000.0:
+                continue
+            frame = sys._current_frames().get(main)
+            inner, ours = None, []
+            while frame is not None and len(ours) < 3:
+                where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno} {frame.f_code.co_name}"
+                inner = inner or where
+                if any(part in frame.f_code.co_filename for part in OURS):
+                    ours.append(where)
+                frame = frame.f_back
+            self.stalls[(" < ".join(ours) or "(not in our code)", inner)] += 1
 
     def elapsed(self):
         return time.perf_counter() - self.t0
@@ -471,6 +493,10 @@ def report(soak, watch, minutes, seed, log_path):
     print("views, slowest reset or draw first (ms):")
     for name, (n, total, worst) in sorted(watch.draws.items(), key=lambda kv: -kv[1][2]):
         print(f"  {name:<24} max {worst * 1000:7.1f}  mean {total / max(n, 1) * 1000:6.2f}  calls {n}")
+    print(f"where the GUI thread was while the heartbeat was over {STALL_MS} ms late "
+          f"(samples every {SAMPLE_MS} ms; our code's innermost lines first):")
+    for (ours, inner), n in watch.stalls.most_common(15):
+        print(f"  {n:5d}  {ours}\n         in {inner}")
     rise, slope = watch.second_half()
     ms = [m for _, m in watch.rss]
     print(f"\nRSS MiB: first {ms[0]:.0f}, min {min(ms):.0f}, max {max(ms):.0f}, last {ms[-1]:.0f} "
@@ -525,7 +551,12 @@ def main(argv=None):
         heartbeat.start()
         rss.start()
         actor.start(ACTION_MS[0])
+        stop = threading.Event()
+        sampler = threading.Thread(target=watch.sample_stalls, args=(threading.get_ident(), stop), daemon=True)
+        sampler.start()
         loop.exec()
+        stop.set()
+        sampler.join()
         for timer in (actor, heartbeat, rss):
             timer.stop()
         watch.sample_rss()

@@ -81,7 +81,7 @@ class HandEdits:
 
     def _show_edited(self):
         """Every view at the weights now, with the loss they give (an edit is not an epoch)."""
-        self.pump.draw_now(self.session.snapshot(measure=True))
+        self.pump.draw_soon(self.session.snapshot(measure=True))
 
 
 class ParameterEdit(QtGui.QUndoCommand):

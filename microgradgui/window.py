@@ -301,7 +301,13 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
         # everything the run has so far: nothing after a reset, an imported model's history
         self.pump.draw_soon(self.session.snapshot(list(self.session.trainer.history)))
         self._update_buttons()
-        self.trim_timer.start()  # the old run's memory, given back
+        self._trim_soon()
+
+    def _trim_soon(self):
+        """The old run's memory, given back: not later for each restart that follows (a burst
+        of edits would put it off for good)."""
+        if not self.trim_timer.isActive():
+            self.trim_timer.start()
 
     def _sync_panels(self):
         cfg = self.session.config
@@ -323,7 +329,7 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
         if outcome == RESTART:
             self._redraw_all()
         elif not self.running:
-            self.pump.draw_now(self.session.snapshot())  # the same run: its status, new budget...
+            self.pump.draw_soon(self.session.snapshot())  # the same run: its status, new budget...
 
     def _on_data_edited(self, spec):
         try:
@@ -481,7 +487,7 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
         self._update_buttons()
         if self._closing:
             return
-        self.trim_timer.start()
+        self._trim_soon()
         s = self.session
         if s.finished or s.trainer.done:
             stop = s.trainer.stop_reason

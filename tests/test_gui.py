@@ -172,10 +172,12 @@ def test_editing_architecture_updates_diagram_and_heatmaps(win, qtbot):
     win.tabs.setCurrentWidget(weights_view(win))
     add = win.findChild(QtWidgets.QPushButton, "addLayerButton")
     add.click()
+    wait_idle(qtbot, win)  # the heatmaps are built in a part of the restart's draw
     assert win.session.config.layers == [16, 16, 16, 1]
     assert win.network_view.neuron_count() == 2 + 16 * 3 + 1
     assert weights_view(win).image_shapes() == [(16, 2), (16, 16), (16, 16), (1, 16)]
     panel.spin(1).setValue(5)
+    wait_idle(qtbot, win)
     assert win.session.config.layers == [16, 5, 16, 1]
     assert win.network_view.link_count() == 2 * 16 + 16 * 5 + 5 * 16 + 16
     assert weights_view(win).image_shapes() == [(16, 2), (5, 16), (16, 5), (1, 16)]
@@ -188,6 +190,7 @@ def test_editing_architecture_updates_diagram_and_heatmaps(win, qtbot):
     win.findChild(QtWidgets.QToolButton, "removeLayerButton0").click()
     assert win.session.config.layers == [6, 16, 1]
     assert win.session.config.activations == ["relu", "relu", "tanh"]
+    wait_idle(qtbot, win)
     assert weights_view(win).image_shapes() == [(6, 2), (16, 6), (1, 16)]
     assert win.network_view.neuron_count() == 2 + 6 + 16 + 1
     # the parameter count follows
@@ -1115,7 +1118,8 @@ def test_edit_a_weight_and_a_bias_by_hand_then_undo(win, qtbot):
     qtbot.keyClicks(box.lineEdit(), "2.5")
     qtbot.keyClick(box.lineEdit(), QtCore.Qt.Key.Key_Return)
     assert win.session.trainer.weights()[1][0][0, 2] == 2.5
-    assert not np.array_equal(plot.grid_values(), grid)  # the surface, at once
+    wait_idle(qtbot, win)  # the views redraw within a few turns of the event loop
+    assert not np.array_equal(plot.grid_values(), grid)
     assert "edited: loss" in win.training_panel.status.epoch_label.text()
     # the mouse wheel nudges it (one undo for all the notches)
     QtTest.QTest.mouseMove(box.lineEdit())

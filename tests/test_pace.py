@@ -193,11 +193,14 @@ def test_a_restart_of_the_same_network_keeps_the_lens_layout(qtbot, monkeypatch)
     view = lens_view.LensView()
     qtbot.addWidget(view)
     s = Session(Config(layers=[4, 4, 1], activations=["tanh", "tanh", "linear"]), DataSpec("moons", samples=30))
-    view.reset(s.setup())
-    view.reset(Session(dataclasses.replace(s.config, lr=0.1, seed=5), DataSpec("circles", samples=30)).setup())
+    for setup in (s.setup(),
+                  Session(dataclasses.replace(s.config, lr=0.1, seed=5), DataSpec("circles", samples=30)).setup()):
+        view.reset(setup)
+        view.build_now()  # what its next draw does first
     assert len(laid_out) == 1
     view.reset(Session(dataclasses.replace(s.config, layers=[3, 1], activations=["tanh", "linear"]),
                        DataSpec("moons", samples=30)).setup())
+    view.build_now()
     assert len(laid_out) == 2
 
 
