@@ -83,6 +83,7 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
         rows = 1 if layers <= 4 else 2
         cols = math.ceil(layers / rows)
         color = pg.mkColor(TRAIN_COLOR)
+        fills = _nested_fills(color)
         for k in range(layers):
             plot = self.graphics.addPlot(row=k // cols, col=k % cols)
             style_plot(plot, bottom="epoch" if k == 0 else None)
@@ -91,10 +92,10 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
             # against the axes' ticks read without one.
             plot.setMenuEnabled(False)
             bands = []
-            for alpha in BAND_ALPHAS:  # (min, max), (-1.5σ, +1.5σ), ...: drawn under the median
+            for fill in fills:  # (min, max), (-1.5σ, +1.5σ), ...: drawn under the median
                 band = QtWidgets.QGraphicsPathItem()
                 band.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
-                band.setBrush(pg.mkBrush(*color.getRgb()[:3], alpha))
+                band.setBrush(fill)
                 plot.addItem(band)
                 bands.append(band)
             median = curve(plot, color, width=1.5)  # not antialiased: ~4 ms less a paint
@@ -130,6 +131,18 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
                 band.setPath(_band_path(x, q[k, kind, i], q[k, kind, -1 - i]))
             median.setData(x, q[k, kind, len(QUANTILES) // 2])
             yield
+
+
+def _nested_fills(color):
+    """Opaque brushes for the bands, outer to inner: each the colour BAND_ALPHAS' layers of
+    `color` over the white background give where they overlap (the bands are nested, so each
+    band's area is exactly that overlap). Alpha-blended fills made the nine plots of 8 x 64 a
+    26 ms paint."""
+    rgb, under, fills = np.array(color.getRgb()[:3], float), np.full(3, 255.0), []
+    for alpha in BAND_ALPHAS:
+        under = under + (rgb - under) * alpha / 255.0
+        fills.append(pg.mkBrush(*np.round(under).astype(int)))
+    return fills
 
 
 def _band_path(x, lower, upper):
