@@ -81,16 +81,20 @@ def penalized(data_loss, params, l1_weight=0.0, l2_weight=0.0):
     return data_loss
 
 
-def penalty(theta, l1_weight=0.0, l2_weight=0.0):
-    """(l2_weight * sum(theta^2) + l1_weight * sum(|theta|), its gradient) for a parameter vector.
+def penalty(theta, l1_weight=0.0, l2_weight=0.0, want_grad=True):
+    """(l2_weight * sum(theta^2) + l1_weight * sum(|theta|), its gradient or None) for a
+    parameter vector.
 
     NOTE: the L1 gradient at exactly 0 is 0, as `abs` has it. Huge parameters give an inf
     value (the trainer's divergence), not a numpy warning.
     """
     with np.errstate(over="ignore"):
         value = l2_weight * float(np.dot(theta, theta)) if l2_weight else 0.0
-    grad = (2.0 * l2_weight) * theta if l2_weight else np.zeros_like(theta)
     if l1_weight:
         value += l1_weight * float(np.add.reduce(np.abs(theta)))
+    if not want_grad:
+        return value, None
+    grad = (2.0 * l2_weight) * theta if l2_weight else np.zeros_like(theta)
+    if l1_weight:
         grad += l1_weight * np.sign(theta)
     return value, grad

@@ -51,6 +51,9 @@ FRAME_SPACING = 2.0      # train for at least this many times the last frame's c
 MAX_GUI_WAIT = 0.25      # s; a GUI that never reports a frame slows training, never stops it
 SWITCH_INTERVAL = 0.0005  # s; sys.setswitchinterval while a worker trains (CPython's default: 0.005)
 LONG_EPOCH = 0.1         # s; an epoch running longer sends frames of its progress (first visible in 0.3 s)
+QUICK_EPOCH = 0.005      # s; after an epoch this short the next runs unchecked: a pause waits for it,
+                         # and the demo network at full pace saves the state a check could restore
+                         # (~15% of its epoch)
 
 
 def thread_for(worker, name):
@@ -177,6 +180,7 @@ class TrainWorker(QtCore.QObject):
     def run(self):
         session = self.session
         self._pending, self._last, trained, started = [], 0.0, 0, None
+        quick, ended = False, None  # ended: when the last epoch ended, if training went straight on
         self._epoch_started = None  # when the epoch in progress began: its first check reads the clock
         try:
             while not (self.stop_event.is_set() or self.pause_event.is_set()) and session.can_step:
@@ -185,17 +189,19 @@ class TrainWorker(QtCore.QObject):
                     if not self.gate.wait(MAX_GUI_WAIT):
                         self.gate.done()  # no word from the GUI: train on regardless
                     self._last = time.monotonic()  # the spacing counts from the end of the frame
+                    ended = None
                     continue
                 pace = self.pace  # read each time: the window may change it meanwhile
                 if pace:
                     now = time.monotonic()
                     if started is not None and started + 1.0 / pace > now:
                         self._wait(started + 1.0 / pace - now)
+                        ended = None
                         continue
                     started = now
                 self._epoch_started = None
                 try:
-                    epoch = session.step(self._check)  # (_check may send and replace _pending)
+                    epoch = session.step(None if quick else self._check)  # (_check may send and replace _pending)
                 except Interrupted:
                     break  # paused or stopped mid-epoch: that epoch never happened
                 self._pending.append(epoch)
@@ -203,6 +209,7 @@ class TrainWorker(QtCore.QObject):
                 if trained == self.epochs:
                     break
                 now = time.monotonic()
+                quick, ended = ended is not None and now - ended < QUICK_EPOCH, now
                 if session.trainer.done or now - self._last >= self.emit_interval():
                     self._emit(self._pending, gated=True)  # a run's last epoch is always sent at once
                     self._pending, self._last = [], now

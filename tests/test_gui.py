@@ -388,6 +388,26 @@ def test_worker_exception_reaches_the_user(win, qtbot, monkeypatch):
     assert "engine on fire" in win.dialogs.errors[0][1]
 
 
+def test_after_a_quick_epoch_the_next_runs_unchecked(qtbot, monkeypatch):
+    """A checked epoch saves what a pause could restore (parameters, optimizer, shuffle state):
+    ~15% of the demo network's epoch at full pace. The worker's clock here advances 1 ms a
+    reading: every epoch is quick, so only the first (its length unknown) and the first after
+    each frame (the wait for the window counts in) are checked."""
+    ticks = itertools.count(1)
+    monkeypatch.setattr(wk, "time", types.SimpleNamespace(monotonic=lambda: next(ticks) / 1000))
+    session = Session(Config(layers=[3, 1], activations=["relu", "linear"], epochs=40), DataSpec(samples=40))
+    checked = []
+    step = session.step
+    monkeypatch.setattr(session, "step", lambda check=None: checked.append(check is not None) or step(check))
+    runner = wk.Runner()
+    runner.max_emits_per_s = 1000 / 15  # a frame every 15 readings
+    runner.frame.connect(lambda f: f.gate is not None and f.gate.done())
+    with qtbot.waitSignal(runner.ended, timeout=TIMEOUT):
+        runner.start(session, tag="t")
+    assert len(checked) == 40 and checked[0] and checked.count(False) >= 30
+    assert session.trainer.epoch == 40
+
+
 def test_worker_throttles_and_always_sends_the_last_epochs(qtbot, monkeypatch):
     # The worker's clock advances 1/16 s per reading (one per epoch, one after each frame), so
     # the batching does not depend on how fast this machine trains.
