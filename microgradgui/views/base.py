@@ -61,7 +61,8 @@ class LiveView:
         self._put_off = build
 
     def build_now(self) -> None:
-        """Run what `when_shown` put off, if anything (a call that needs it while hidden)."""
+        """Run what `when_shown` put off, if anything (a call that needs it before the view's
+        next draw, or while it is hidden)."""
         build, self._put_off = self._put_off, None
         if build is not None:
             build()

@@ -59,8 +59,8 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
         else:
             self._columns.extend([column])
 
-    def present(self, snapshot):
-        return self._redraw_parts()
+    def present(self, snapshot) -> None:
+        self._redraw()
 
     # for tests
     def columns(self) -> int:
@@ -117,12 +117,6 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
         return points[:, 1:].T.reshape(self._layers, 2, len(QUANTILES), len(points))
 
     def _redraw(self):
-        for _ in self._redraw_parts():
-            pass
-
-    def _redraw_parts(self):
-        """A layer's plot per part: at 8 x 64 the nine together held a turn of the event loop
-        for up to 40 ms on a busy machine."""
         kind = int(self.grad_check.isChecked())
         x = self._columns.points()[:, 0]
         q = self._quantile_rows()
@@ -130,7 +124,6 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
             for i, band in enumerate(bands):
                 band.setPath(_band_path(x, q[k, kind, i], q[k, kind, -1 - i]))
             median.setData(x, q[k, kind, len(QUANTILES) // 2])
-            yield
 
 
 def _nested_fills(color):
