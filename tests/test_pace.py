@@ -1,6 +1,7 @@
 """The window's pace on the largest network: views too slow for one turn of the event loop
 draw in parts, one per turn, and the window's process computes on one BLAS thread."""
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -69,6 +70,32 @@ def test_the_pump_draws_a_view_in_parts_one_per_turn(qtbot):
     assert parts == ["part 0", "part 1", "part 2"]
     # the event loop turned between the parts: each part's zero timer ran before the next part
     assert log.index("turn after 0") < log.index("part 1") and log.index("turn after 1") < log.index("part 2")
+
+
+class Painted(Parted):
+    """A part that leaves a paint pass to the event loop, as a pyqtgraph plot does."""
+
+    def present(self, snapshot):
+        QtCore.QTimer.singleShot(0, lambda: time.sleep(0.2))
+        yield from super().present(snapshot)
+
+
+def test_a_frames_cost_counts_the_turns_between_its_parts(qtbot):
+    """The worker spaces its frames by their cost. The paint passes run in the turns between
+    a frame's steps, and were left out: at full pace a frame took 25 ms and reported 10."""
+    window = QtWidgets.QWidget()
+    qtbot.addWidget(window)
+    view = Painted([])
+    QtWidgets.QVBoxLayout(window).addWidget(view)
+    window.show()
+    qtbot.waitExposed(window)
+    pump = FramePump([view], window)
+    gate = FrameGate()
+    gate.clear()
+    s = Session(Config(layers=[3, 1], activations=["relu", "linear"]), DataSpec(samples=20))
+    with qtbot.waitSignal(pump.drawn):
+        pump.push(Frame(pump.tag, s.snapshot(), gate))
+    assert gate.is_done() and gate.cost >= 0.2
 
 
 def parted_pump(qtbot, log):

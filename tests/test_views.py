@@ -10,6 +10,7 @@ from micrograd.session import Session
 from microgradgui.panels import RunStatus
 from microgradgui.views import TABS, DecisionPlot, NetworkView
 from microgradgui.views.distributions import COLUMNS, QUANTILES, DistributionsView
+from microgradgui.views.style import PlotWidget, curve, light_grid
 
 VIEWS = (*TABS, DecisionPlot, NetworkView, RunStatus)
 
@@ -139,3 +140,43 @@ def test_the_distribution_bands_are_opaque_and_look_as_the_blended_ones_did(qtbo
         assert max(abs(got.red() - blended.red()), abs(got.green() - blended.green()),
                    abs(got.blue() - blended.blue())) <= 2
     painter.end()
+
+
+def test_a_plots_axes_are_not_redrawn_when_only_its_curves_change(qtbot):
+    """An axis with grid lines covers its plot, so without a cache every curve update
+    replayed its whole drawing (the largest cost of a frame at full pace)."""
+    w = PlotWidget()
+    qtbot.addWidget(w)
+    plot = w.addPlot()
+    light_grid(plot)
+    line = curve(plot, "b")
+    line.setData([0.0, 1.0, 2.0], [0.0, 1.0, 0.0])
+    plot.setRange(xRange=(0, 2), yRange=(0, 1), padding=0)
+    plot.disableAutoRange()
+    w.resize(300, 200)
+    w.show()
+    qtbot.waitExposed(w)
+    painted = {"axis": 0, "curve": 0}
+
+    def counting(item, key):
+        paint = item.paint
+        item.paint = lambda *args: (painted.__setitem__(key, painted[key] + 1), paint(*args))
+
+    counting(plot.getAxis("left"), "axis")
+    counting(line.curve, "curve")
+
+    quiet = []
+
+    def settled():  # the first layouts are done: three repaints in a row draw the axis from its cache
+        before = painted["axis"]
+        w.viewport().repaint()
+        quiet.append(painted["axis"] == before)
+        return quiet[-3:] == [True] * 3
+
+    qtbot.waitUntil(settled)
+    painted.update(axis=0, curve=0)
+    line.setData([0.0, 1.0, 2.0], [1.0, 0.0, 1.0])
+    qtbot.waitUntil(lambda: painted["curve"] > 0)
+    assert painted["axis"] == 0
+    plot.setRange(yRange=(0, 2), padding=0)  # a new range is drawn anew
+    qtbot.waitUntil(lambda: painted["axis"] > 0)
