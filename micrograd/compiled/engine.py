@@ -58,10 +58,6 @@ class CompiledEngine:
         return self._program
 
     def _run(self, theta, X, Y, want_grad, check):
-        with self.program.lock:  # one program, maybe several engines (and threads): one call at a time
-            return self._run_program(theta, X, Y, want_grad, check)
-
-    def _run_program(self, theta, X, Y, want_grad, check):
         n = len(X)
         if n == 0:
             raise ValueError("an empty batch has no loss")
@@ -69,31 +65,33 @@ class CompiledEngine:
         size = self.chunk or max(64, CHUNK_BYTES // (8 * 3 * max(program.nrows, 1)))
         X = np.asarray(X, dtype=float).reshape(n, program.nin)
         Y = np.asarray(Y, dtype=float).reshape(n, program.nout)
-        np.copyto(program.theta, theta)
         seed = 1.0 / n if program.reduce == "mean" else 1.0
-        if n <= size:  # the common case, without slicing and joining
-            total, out, grad = self._chunk(X, Y, seed, want_grad)
-        else:
-            parts = []
-            for i in range(0, n, size):
-                parts.append(self._chunk(X[i:i + size], Y[i:i + size], seed, want_grad))
-                if check is not None:
-                    check(min(i + size, n) / n)
-            total = sum(part[0] for part in parts)
-            out = np.concatenate([part[1] for part in parts])
-            grad = sum(part[2] for part in parts) if want_grad else None
+        with program.lock:  # one program, maybe several engines (and threads): one call at a time
+            np.copyto(program.theta, theta)
+            if n <= size:  # the common case, without slicing and joining
+                total, out, grad = self._chunk(program, X, Y, seed, want_grad)
+            else:
+                parts = []
+                for i in range(0, n, size):
+                    parts.append(self._chunk(program, X[i:i + size], Y[i:i + size], seed, want_grad))
+                    if check is not None:
+                        check(min(i + size, n) / n)
+                total = sum(part[0] for part in parts)
+                out = np.concatenate([part[1] for part in parts])
+                grad = sum(part[2] for part in parts) if want_grad else None
         loss = total * (1.0 / n) if program.reduce == "mean" else total
         return (loss, grad, out) if want_grad else (loss, out)
 
-    def _chunk(self, X, Y, seed, want_grad):
+    @staticmethod
+    def _chunk(program, X, Y, seed, want_grad):
         """(summed loss, outputs, gradient or None) of one chunk of the batch."""
-        bound = self.program.bind(len(X))
+        bound = program.bind(len(X))
         total = bound.forward(X, Y)
         out = bound.values[bound.output_rows].T.copy()
         if not want_grad:
             return total, out, None
         bound.backward(seed)
-        return total, out, self.program.theta_grad.copy()
+        return total, out, program.theta_grad.copy()
 
     # NOTE: where the Value engine raises (exp/pow overflow, log of a non-positive
     # number) we return inf/nan, silently; the Trainer stops such a run as diverged.
