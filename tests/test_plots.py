@@ -425,3 +425,20 @@ def test_network_links_fade_by_their_layer_and_dense_layers_show_their_strongest
     assert 0 < shown.sum() <= LINKS_SHOWN
     assert np.abs(W2[shown]).min() >= np.abs(W2[~shown]).max() - 0.02 / STEPS  # the strongest are the ones shown
     assert all(nv.link_step(0, j, i) != HIDDEN for j in range(64) for i in range(2))  # 128 links: all drawn
+
+
+def test_the_loss_axis_holds_still_while_the_loss_falls_within_it(qtbot):
+    """Autoranged, the axis moved on every frame as the loss fell: its ticks, labels and grid
+    were regenerated each time, and the labels shifted under the eye."""
+    lp = make(qtbot, LossPlot)
+    lp.add([ep(1, 0.9, 0.95)])
+    lp.graphics.scene().prepareForPaint()  # as a paint would
+    shown = lp.loss_plot.viewRange()[1]
+    assert shown[0] <= 0 and 0.95 <= shown[1] <= 1.1
+    for k in range(2, 40):
+        lp.add([ep(k, 0.9 / k, 0.95 / k)])
+        lp.graphics.scene().prepareForPaint()
+        assert lp.loss_plot.viewRange()[1] == shown
+    lp.add([ep(40, 1.7)])  # above the top: the axis grows to the next nice bound
+    lp.graphics.scene().prepareForPaint()
+    assert 1.7 <= lp.loss_plot.viewRange()[1][1] <= 2.1

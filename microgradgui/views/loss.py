@@ -58,6 +58,8 @@ class LossView(LiveView, QtWidgets.QWidget):
         # The epoch axis grows in nice steps (0..1000, 0..1500, ...) instead of autoranging on
         # every frame: an axis whose range moves regenerates its ticks, labels and grid (ms each).
         self._x_max = None
+        # Likewise the linear loss axis: its top, a nice bound over every loss shown (see _fit_loss_axis).
+        self._y_top = None
         self._title = None
         self._dots = False  # the curves show their points as dots (too few for a line)
 
@@ -92,6 +94,7 @@ class LossView(LiveView, QtWidgets.QWidget):
     def clear(self) -> None:
         self._rows.clear()
         set_log_y(self.loss_plot, self._log, [])  # not the range of the last run: it may have diverged
+        self._y_top = None
         self._run, self._last_epoch = None, 0
         self._set_title("loss")
         self._push()
@@ -127,6 +130,7 @@ class LossView(LiveView, QtWidgets.QWidget):
         self._log = bool(on)
         self._draw_ghost_losses()
         set_log_y(self.loss_plot, self._log, self._rows.points()[:, 1:3])
+        self._y_top = None
         self._push()
 
     def set_metric_name(self, name: str) -> None:
@@ -135,10 +139,10 @@ class LossView(LiveView, QtWidgets.QWidget):
         self.metric_plot.setLabel("left", name, **{"font-size": "9pt"})
         if name == "accuracy":
             self.metric_plot.enableAutoRange(axis="y", enable=False)
-            self.metric_plot.setYRange(0.0, 1.0, padding=0.02)
+            self.metric_plot.setYRange(0.0, 1.0, padding=0.05)
         else:
             self.metric_plot.enableAutoRange(axis="y", enable=False)
-            self.metric_plot.setYRange(-1.0, 1.0, padding=0.02)
+            self.metric_plot.setYRange(-1.0, 1.0, padding=0.05)
 
     def curve_length(self) -> int:
         """Epochs on the curves (drawn or thinned away)."""
@@ -178,6 +182,19 @@ class LossView(LiveView, QtWidgets.QWidget):
             self._title = text
             self.loss_plot.setTitle(text, size=TITLE_SIZE, color=FOREGROUND)
 
+    def _fit_loss_axis(self, losses) -> None:
+        """The linear loss axis from 0 (every loss is >= 0) to a nice bound over the losses
+        shown, the past runs' too; set only when that bound changes. Autoranged, it moved on
+        every frame as the loss fell: the axis regenerated its ticks, labels and grid each
+        time (a few ms a frame), and its labels shifted under the eye."""
+        v = np.concatenate([losses.ravel(), *(y for *_, y in self._ghosts)])
+        v = v[np.isfinite(v)]
+        top = nice_ceil(float(v.max())) if v.size else 1.0
+        if top != self._y_top:
+            self._y_top = top
+            self.loss_plot.enableAutoRange(axis="y", enable=False)
+            self.loss_plot.setYRange(0.0, top, padding=0.05)
+
     def _push(self) -> None:
         rows = self._rows.points()
         x = rows[:, 0]
@@ -200,6 +217,8 @@ class LossView(LiveView, QtWidgets.QWidget):
                 item.setData(x, y)
             else:  # nothing to draw (no test data): no all-NaN bounds for the dots to warn about
                 item.setData([], [])
+        if not self._log:
+            self._fit_loss_axis(losses)
         x_max = nice_ceil(max(float(x[-1]) if len(x) else 0.0, self._ghost_end, 10.0))
         if x_max != self._x_max:
             self._x_max = x_max
