@@ -10,7 +10,7 @@ from micrograd.session import Session
 from microgradgui.panels import RunStatus
 from microgradgui.views import TABS, DecisionPlot, NetworkView
 from microgradgui.views.distributions import COLUMNS, QUANTILES, DistributionsView
-from microgradgui.views.style import PlotWidget, curve, light_grid
+from microgradgui.views.style import PlotWidget, curve, light_grid, nice_span
 
 VIEWS = (*TABS, DecisionPlot, NetworkView, RunStatus)
 
@@ -180,3 +180,39 @@ def test_a_plots_axes_are_not_redrawn_when_only_its_curves_change(qtbot):
     assert painted["axis"] == 0
     plot.setRange(yRange=(0, 2), padding=0)  # a new range is drawn anew
     qtbot.waitUntil(lambda: painted["axis"] > 0)
+
+
+def test_distribution_axes_move_only_when_the_values_cross_a_nice_step(qtbot):
+    """Autoranged, the nine plots of 8 x 64 regenerated their 18 axes on every frame."""
+    view = DistributionsView()
+    qtbot.addWidget(view)
+    view.show()
+    s = session(epochs=10_000)
+    view.reset(s.setup())
+    view.draw(s.snapshot())
+    plot = view._plots[0]
+
+    def draw(snap):
+        view.draw(snap)
+        view.graphics.scene().prepareForPaint()  # any autorange settles, as in a paint
+
+    draw(s.snapshot([s.step()]))
+    shown = plot.viewRange()
+    low, high = view.quantiles(0)[[0, -1], -1]
+    assert shown[1][0] <= low and high <= shown[1][1] and shown[0][1] >= 10
+    for _ in range(3):  # small steps: the weights stay inside the nice bounds
+        draw(s.snapshot([s.step()]))
+        assert plot.viewRange() == shown
+    snap = s.snapshot([s.step()])
+    W, _ = snap.weights[0]
+    W[0, 0] = 3 * high + 1  # a weight far outside: the span grows to hold it
+    draw(snap)
+    assert plot.viewRange()[1][1] >= W[0, 0]
+
+
+def test_a_nice_span_holds_the_values_and_zero_in_nice_steps():
+    assert nice_span([0.3, 0.9]) == (0.0, 1.0)
+    assert nice_span([-0.26, 0.4]) == pytest.approx((-0.3, 0.4))
+    assert nice_span([2.0, 1200.0]) == (0.0, 1500.0)
+    assert nice_span([-5e-4, -1e-4]) == pytest.approx((-5e-4, 0.0))
+    assert nice_span([np.nan, np.inf]) == nice_span([]) == nice_span([0.0]) == (0.0, 1.0)

@@ -17,7 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from micrograd.history import Thinned
 
 from .base import LiveView
-from .style import FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, curve, style_plot
+from .style import FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, Spans, check_box, curve, style_plot
 
 # TensorBoard's basis points: min, the quantiles of -1.5, -1, -0.5 sigma, median, +0.5, +1, +1.5 sigma, max.
 QUANTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
@@ -35,7 +35,7 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
                                     "Spread of the gradients instead of the weights", self._on_kind)
         self.graphics = PlotWidget.filling(self, self.grad_check)
         self._layers = 0
-        self._plots, self._bands, self._medians = [], [], []  # per layer
+        self._plots, self._spans, self._bands, self._medians = [], [], [], []  # per layer
         self._columns = Thinned(1, COLUMNS)  # per snapshot: epoch, then the quantiles of every layer
         self._run = None
 
@@ -79,7 +79,7 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
 
     def _new_plots(self, layers: int) -> None:
         self.graphics.clear()
-        self._layers, self._plots, self._bands, self._medians = layers, [], [], []
+        self._layers, self._plots, self._spans, self._bands, self._medians = layers, [], [], [], []
         rows = 1 if layers <= 4 else 2
         cols = math.ceil(layers / rows)
         color = pg.mkColor(TRAIN_COLOR)
@@ -88,6 +88,7 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
             plot = self.graphics.addPlot(row=k // cols, col=k % cols)
             style_plot(plot, bottom="epoch" if k == 0 else None)
             self._plots.append(plot)
+            self._spans.append(Spans(plot))  # nice steps, not autoranged: see style.nice_span
             # No grid: nine plots' grid lines were ~9 ms of a ~13 ms paint at 8 x 64; the bands
             # against the axes' ticks read without one.
             plot.setMenuEnabled(False)
@@ -120,10 +121,11 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
         kind = int(self.grad_check.isChecked())
         x = self._columns.points()[:, 0]
         q = self._quantile_rows()
-        for k, (bands, median) in enumerate(zip(self._bands, self._medians)):
+        for k, (bands, median, spans) in enumerate(zip(self._bands, self._medians, self._spans)):
             for i, band in enumerate(bands):
                 band.setPath(_band_path(x, q[k, kind, i], q[k, kind, -1 - i]))
             median.setData(x, q[k, kind, len(QUANTILES) // 2])
+            spans.show(x=[10.0, *x[-1:]], y=q[k, kind, [0, -1]])
 
 
 def _nested_fills(color):

@@ -9,7 +9,7 @@ from micrograd.history import Thinned
 
 from .base import LiveView
 from .style import (FOREGROUND, GHOST_COLORS, TEST_COLOR, TITLE_SIZE, TRAIN_COLOR, LossAxis, PlotWidget, check_box,
-                    curve, finite_or_nan, light_grid, nice_ceil, set_log_y, style_plot)
+                    Spans, curve, finite_or_nan, light_grid, set_log_y, style_plot)
 
 
 class LossView(LiveView, QtWidgets.QWidget):
@@ -55,11 +55,9 @@ class LossView(LiveView, QtWidgets.QWidget):
             self.cursors.append(line)
         self._ghosts = []  # (loss item, metric item, epochs, losses) per past run
         self._ghost_end = 0.0  # the last epoch of any past run: the axis shows them whole
-        # The epoch axis grows in nice steps (0..1000, 0..1500, ...) instead of autoranging on
-        # every frame: an axis whose range moves regenerates its ticks, labels and grid (ms each).
-        self._x_max = None
-        # Likewise the linear loss axis: its top, a nice bound over every loss shown (see _fit_loss_axis).
-        self._y_top = None
+        # The axes grow in nice steps (epochs 0..1000, 0..1500, ...; a linear loss 0..1, 0..1.5)
+        # instead of autoranging on every frame (see style.nice_span).
+        self._loss_spans, self._metric_spans = Spans(self.loss_plot), Spans(self.metric_plot)
         self._title = None
         self._dots = False  # the curves show their points as dots (too few for a line)
 
@@ -94,7 +92,7 @@ class LossView(LiveView, QtWidgets.QWidget):
     def clear(self) -> None:
         self._rows.clear()
         set_log_y(self.loss_plot, self._log, [])  # not the range of the last run: it may have diverged
-        self._y_top = None
+        self._loss_spans.forget()
         self._run, self._last_epoch = None, 0
         self._set_title("loss")
         self._push()
@@ -130,7 +128,7 @@ class LossView(LiveView, QtWidgets.QWidget):
         self._log = bool(on)
         self._draw_ghost_losses()
         set_log_y(self.loss_plot, self._log, self._rows.points()[:, 1:3])
-        self._y_top = None
+        self._loss_spans.forget()
         self._push()
 
     def set_metric_name(self, name: str) -> None:
@@ -182,19 +180,6 @@ class LossView(LiveView, QtWidgets.QWidget):
             self._title = text
             self.loss_plot.setTitle(text, size=TITLE_SIZE, color=FOREGROUND)
 
-    def _fit_loss_axis(self, losses) -> None:
-        """The linear loss axis from 0 (every loss is >= 0) to a nice bound over the losses
-        shown, the past runs' too; set only when that bound changes. Autoranged, it moved on
-        every frame as the loss fell: the axis regenerated its ticks, labels and grid each
-        time (a few ms a frame), and its labels shifted under the eye."""
-        v = np.concatenate([losses.ravel(), *(y for *_, y in self._ghosts)])
-        v = v[np.isfinite(v)]
-        top = nice_ceil(float(v.max())) if v.size else 1.0
-        if top != self._y_top:
-            self._y_top = top
-            self.loss_plot.enableAutoRange(axis="y", enable=False)
-            self.loss_plot.setYRange(0.0, top, padding=0.05)
-
     def _push(self) -> None:
         rows = self._rows.points()
         x = rows[:, 0]
@@ -217,14 +202,11 @@ class LossView(LiveView, QtWidgets.QWidget):
                 item.setData(x, y)
             else:  # nothing to draw (no test data): no all-NaN bounds for the dots to warn about
                 item.setData([], [])
-        if not self._log:
-            self._fit_loss_axis(losses)
-        x_max = nice_ceil(max(float(x[-1]) if len(x) else 0.0, self._ghost_end, 10.0))
-        if x_max != self._x_max:
-            self._x_max = x_max
-            for p in (self.loss_plot, self.metric_plot):
-                p.enableAutoRange(axis="x", enable=False)
-                p.setXRange(0, x_max, padding=0.01)
+        # The epochs shown: at least 10, and the past runs whole. A log loss axis autoranges.
+        epochs = [10.0, self._ghost_end, *x[-1:]]
+        shown = None if self._log else [losses.ravel(), *(y for *_, y in self._ghosts)]
+        self._loss_spans.show(x=epochs, y=None if shown is None else np.concatenate(shown))
+        self._metric_spans.show(x=epochs)
         # Settle the y autorange now rather than in the paint, where a range change queues
         # a second paint of the whole plot.
         if self.isVisible():

@@ -98,6 +98,42 @@ def style_plot(plot: pg.PlotItem, title: str | None = None, left: str | None = N
         plot.setLabel("bottom", bottom, **{"font-size": "9pt"})
 
 
+def nice_span(values) -> tuple[float, float]:
+    """The range (low, high) a live plot shows `values` in: from 0 or below to 0 or above,
+    each end a nice step (`nice_ceil`) beyond the finite values. It moves only when the values
+    cross a step: autoranged, an axis moved on every frame of a run and regenerated its ticks,
+    labels and grid each time (a few ms an axis), its labels shifting under the eye."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    low = -nice_ceil(-float(v.min())) if v.size and v.min() < 0 else 0.0
+    high = nice_ceil(float(v.max())) if v.size and v.max() > 0 else 0.0
+    return (low, high) if high > low else (0.0, 1.0)
+
+
+class Spans:
+    """The spans a plot's axes show (`nice_span`), set on the plot only when they change."""
+
+    PADDING = 0.05  # the end labels (0, 1.0...) stay inside the axis
+
+    def __init__(self, plot: pg.PlotItem):
+        self.plot, self.x, self.y = plot, None, None
+
+    def show(self, x=None, y=None) -> None:
+        """Hold the x axis to `nice_span(x)`, the y axis to `nice_span(y)` (None: left as it is)."""
+        for axis, values in (("x", x), ("y", y)):
+            if values is None:
+                continue
+            span = nice_span(values)
+            if span != getattr(self, axis):
+                setattr(self, axis, span)
+                self.plot.enableAutoRange(axis=axis, enable=False)
+                self.plot.setRange(**{f"{axis}Range": span}, padding=self.PADDING)
+
+    def forget(self) -> None:
+        """The plot's range was set elsewhere (a log switch): set it anew at the next `show`."""
+        self.x = self.y = None
+
+
 class LossAxis(pg.AxisItem):
     """A y axis whose log mode labels only as many ticks as fit, at least `MIN_GAP` pixels
     apart: every 1..9 x 10^k when a decade is tall, else 1, 2, 5 x 10^k, else every decade or
