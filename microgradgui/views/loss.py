@@ -207,7 +207,7 @@ class LossView(LiveView, QtWidgets.QWidget):
         shown = None if self._log else [losses.ravel(), *(y for *_, y in self._ghosts)]
         self._loss_spans.show(x=epochs, y=None if shown is None else np.concatenate(shown))
         self._metric_spans.show(x=epochs)
-        # Settle the y autorange now rather than in the paint, where a range change queues
-        # a second paint of the whole plot.
+        # Settle the log axis' autorange now rather than in the paint, where a range change
+        # queues a second paint of the whole plot.
         if self.isVisible():
             self.graphics.scene().prepareForPaint()

@@ -281,10 +281,10 @@ class PlotWidget(pg.GraphicsLayoutWidget):
         self.addPlot = self._add_plot  # pyqtgraph's __init__ put its layout's addPlot here
 
     def _add_plot(self, *args, **kwargs):
-        """pyqtgraph's addPlot, with axes that keep their look as a pixmap: an axis (its grid lines span
-        the plot) is repainted whenever anything in the plot changes, and replaying its
+        """pyqtgraph's addPlot, with axes that keep their look as a pixmap. An axis (its grid
+        lines span the plot) is repainted whenever anything in the plot changes; replaying its
         drawing, text and all, was the largest single cost of a frame at full pace (5 ms of 25
-        on the demo network). Redrawn only when its range or size changes."""
+        on the demo network). Now it is drawn again only when its range or size changes."""
         plot = self.ci.addPlot(*args, **kwargs)
         for name in ("left", "bottom", "right", "top"):
             plot.getAxis(name).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
