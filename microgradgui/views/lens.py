@@ -37,6 +37,8 @@ FORM_WIDTH = 330        # the sample's boxes beyond this scroll
 MIN_GAP, MAX_GAP = 20, 90  # between columns, pixels
 NUMBER = "-8.88e-88"    # the widest number `_num` writes: columns are as wide as it, whatever the values
 UNKNOWN = "·"           # a value the pass has not reached
+PIXMAP_CACHE = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache  # nodes and edges: see _Edges
+NO_CACHE = QtWidgets.QGraphicsItem.CacheMode.NoCache
 EDGE = QtGui.QColor("#c8c8c8")
 CARRIED = QtGui.QColor("#e07b00")  # the edges that carried the last step's value (the test curves' orange)
 BORDER = QtGui.QColor("#777777")
@@ -354,8 +356,14 @@ class LensView(LiveView, QtWidgets.QWidget):
             generator.setViewBox(QtCore.QRectF(0, 0, rect.width(), rect.height()))
             generator.setTitle("micrograd studio: the graph of one sample's loss")
             painter = QtGui.QPainter(generator)
+            # Uncached while it renders: a cached item would go into the file as a bitmap.
+            cached = [item for item in scene.items() if item.cacheMode() != NO_CACHE]
+            for item in cached:
+                item.setCacheMode(NO_CACHE)
             scene.render(painter, QtCore.QRectF(0, 0, rect.width(), rect.height()), rect)
             ok = painter.end()
+            for item in cached:
+                item.setCacheMode(PIXMAP_CACHE)
         else:
             image = QtGui.QImage((rect.size() * 2).toSize(), QtGui.QImage.Format.Format_ARGB32)
             image.fill(QtGui.QColor("white"))
@@ -582,10 +590,12 @@ class LensView(LiveView, QtWidgets.QWidget):
 
 
 class _Node(QtWidgets.QGraphicsItem):
-    """One drawn node: a box with its op (or name), data and ∇ grad, filled by the grad."""
+    """One drawn node: a box with its op (or name), data and ∇ grad, filled by the grad.
+    Kept as a pixmap, drawn again only when it changes (see `_Edges`)."""
 
     def __init__(self, key, font):
         super().__init__()
+        self.setCacheMode(PIXMAP_CACHE)
         self.key, self.text_font = key, font
         self.rect = QtCore.QRectF()
         self.lines = ()
@@ -621,7 +631,13 @@ class _Node(QtWidgets.QGraphicsItem):
 
 
 class _Edges(QtWidgets.QGraphicsPathItem):
-    """Edges as one path, drawn without antialiasing (cheap to paint, however many)."""
+    """Edges as one path, drawn without antialiasing (cheap to paint, however many). Kept as a
+    pixmap, drawn again only when the path changes: painted in Python on every paint of the
+    canvas, each Qt call waited for the GIL against a busy worker (stalls in the soak)."""
+
+    def __init__(self):
+        super().__init__()
+        self.setCacheMode(PIXMAP_CACHE)
 
     def paint(self, painter, option, widget=None):
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)

@@ -79,7 +79,7 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         self._sizes: list[int] = []
         self._neurons: list[list[QtWidgets.QGraphicsEllipseItem]] = []  # per column, inputs first
         self._captions: list[QtWidgets.QGraphicsSimpleTextItem] = []
-        self._paths: dict[int, QtWidgets.QGraphicsPathItem] = {}       # signed step -> path item
+        self._links = None  # every link: a `_Links` item
         self._seg = np.empty((0, 4))      # all links: x0, y0, x1, y1 (layer by layer, [j * nin + i])
         self._layer_start: list[int] = []  # offset of each layer's links in _seg
         self._step = np.empty(0, dtype=np.int64)
@@ -143,7 +143,6 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         self._pinned = False
         scene = self.scene()
         scene.clear()
-        self._paths.clear()
         self._thumb_items = []
         sizes = [int(inputs), *layers]
         self._sizes = sizes
@@ -154,12 +153,8 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         self._layer_start = [0]
         for a, b in zip(sizes, sizes[1:]):
             self._layer_start.append(self._layer_start[-1] + a * b)
-        for s in range(-STEPS, STEPS + 1):
-            item = _LinkPath()
-            item.setPen(self._pen(s))
-            item.setZValue(abs(s) / (STEPS + 1))  # strong links on top of weak ones
-            scene.addItem(item)
-            self._paths[s] = item
+        self._links = _Links({s: self._pen(s) for s in range(-STEPS, STEPS + 1)})
+        scene.addItem(self._links)
 
         self._neurons, self._bias_step, self._captions = [], [], []
         pen = QtGui.QPen(NEURON_PEN, 1.2)
@@ -268,7 +263,7 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
 
     def link_pen(self, l: int, j: int, i: int) -> QtGui.QPen:
         """The pen link w[l][j][i] is drawn with."""
-        return self._paths[self.link_step(l, j, i)].pen()
+        return self._pen(self.link_step(l, j, i))
 
     def link_midpoint(self, l: int, j: int, i: int) -> QtCore.QPointF:
         """Scene position of the middle of link w[l][j][i]."""
@@ -348,14 +343,13 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
 
     def _rebuild_paths(self, steps) -> None:
         seg = self._seg
+        paths = {}
         for s in steps:
             sel = seg[self._step == s]
-            if len(sel) == 0:
-                self._paths[s].setPath(QtGui.QPainterPath())
-                continue
             x = sel[:, [0, 2]].ravel()
             y = sel[:, [1, 3]].ravel()
-            self._paths[s].setPath(pg.arrayToQPath(x, y, connect="pairs", finiteCheck=False))
+            paths[s] = pg.arrayToQPath(x, y, connect="pairs", finiteCheck=False) if len(sel) else QtGui.QPainterPath()
+        self._links.set_paths(paths)
 
     def _draw_thumbnails(self) -> None:
         """Every neuron's output over the input plane, a column at a time into one image."""
@@ -536,14 +530,46 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         self._rebuild_paths(range(-STEPS, STEPS + 1))
 
 
-class _LinkPath(QtWidgets.QGraphicsPathItem):
-    """All links of one colour step. Drawn without antialiasing: on the raster engine
-    antialiased or hairline (width <= 1) lines cost 5-10x more than plain ones."""
+class _Links(QtWidgets.QGraphicsItem):
+    """Every link: one path per colour step, the weak ones first (strong links on top).
+
+    Drawn without antialiasing: on the raster engine antialiased or hairline (width <= 1)
+    lines cost 5-10x more than plain ones. Kept as a pixmap (DeviceCoordinateCache), redrawn
+    only when the paths change (in a frame, while the worker waits for it): any other paint of
+    the view (a hover, a click, a tab while training) blits it without calling into Python.
+    Painted in Python, one item per step, each paint against a busy worker waited for the GIL
+    at every Qt call: the soak's most frequent stall."""
+
+    def __init__(self, pens):
+        super().__init__()
+        self.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._pens = pens  # step -> QPen
+        self._paths = {}   # step -> QPainterPath
+        self._rect = QtCore.QRectF()
+
+    def set_paths(self, paths) -> None:
+        """New paths for some steps (the others keep theirs)."""
+        self._paths.update(paths)
+        rect = QtCore.QRectF()
+        for path in self._paths.values():
+            rect = rect.united(path.boundingRect())
+        margin = max(pen.widthF() for pen in self._pens.values())
+        rect = rect.adjusted(-margin, -margin, margin, margin)
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+        self.update()
+
+    def boundingRect(self):
+        return self._rect
 
     def paint(self, painter, option, widget=None):
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
-        painter.setPen(self.pen())
-        painter.drawPath(self.path())
+        for step in sorted(self._paths, key=abs):
+            path = self._paths[step]
+            if not path.isEmpty():
+                painter.setPen(self._pens[step])
+                painter.drawPath(path)
 
 
 def _shown(step: np.ndarray) -> np.ndarray:
