@@ -20,7 +20,8 @@ Watched meanwhile:
   * event-loop gaps: a 10 ms PreciseTimer's tick intervals; the longest, the action before it,
     and how many exceed 250 ms; the slowest `reset` and `draw` of each view (to tell which one);
     and where the GUI thread was: a thread samples its stack every 20 ms while the heartbeat
-    is over 100 ms late, and the report ranks the innermost lines of our code it was in;
+    is over 100 ms late, and the report ranks the innermost lines of our code it was in, and
+    what the other threads (the worker, a gradient check...) were running meanwhile;
   * memory: RSS (VmRSS of /proc/self/status) every 10 s.
 Targets: no exception, no gap over 250 ms, flat memory: the least-squares line through the
 second half's RSS samples rises less than 10 MiB over that half. Exit status 1 if one is missed.
@@ -74,6 +75,35 @@ def rss_mib():
     return float("nan")
 
 
+def _stacks(dump):
+    """{thread ident: [(file, line, function), innermost first]} of every thread but the caller,
+    written by faulthandler into the open file `dump`."""
+    dump.seek(0)
+    dump.truncate()
+    faulthandler.dump_traceback(dump, all_threads=True)
+    dump.seek(0)
+    stacks, current = {}, None
+    for line in dump.read().splitlines():
+        if line.startswith("Thread 0x"):
+            current = stacks.setdefault(int(line.split()[1], 16), [])
+        elif line.startswith("Current thread"):
+            current = None  # the sampler itself
+        elif current is not None and line.strip().startswith("File "):
+            path, rest = line.strip()[len('File "'):].split('", line ', 1)
+            number, _, function = rest.partition(" in ")
+            current.append((path, number, function))
+    return stacks
+
+
+def _where(line):
+    path, number, function = line
+    return f"{os.path.basename(path)}:{number} {function}"
+
+
+def _thread_name(ident):
+    return next((t.name for t in threading.enumerate() if t.ident == ident), hex(ident))
+
+
 class Watch:
     """Exceptions, message boxes, event-loop gaps, view draw times and RSS over the soak."""
 
@@ -88,22 +118,25 @@ class Watch:
         self.t0 = time.perf_counter()
         self._last_tick = None
         self.stalls = Counter()  # (the innermost lines of our code, the innermost line) -> samples
+        self.others = Counter()  # (thread name, its innermost line) -> samples taken in a stall
 
     def sample_stalls(self, main, stop):
-        """Run in a thread: while the heartbeat is late, where the GUI thread (`main`) is."""
-        while not stop.wait(SAMPLE_MS / 1000.0):
-            last = self._last_tick
-            if last is None or time.perf_counter() - last < STALL_MS / 1000.0:
-                continue
-            frame = sys._current_frames().get(main)
-            inner, ours = None, []
-            while frame is not None and len(ours) < 3:
-                where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno} {frame.f_code.co_name}"
-                inner = inner or where
-                if any(part in frame.f_code.co_filename for part in OURS):
-                    ours.append(where)
-                frame = frame.f_back
-            self.stalls[(" < ".join(ours) or "(not in our code)", inner)] += 1
+        """Run in a thread: while the heartbeat is late, where the GUI thread (`main`) is, and
+        what the other threads are running. Read by faulthandler, not from frame objects: the
+        frames of threads running elsewhere are not safe to touch (reading the workers' ones
+        crashed CPython 3.11 in 2 soaks of 3)."""
+        with tempfile.TemporaryFile("w+") as dump:
+            while not stop.wait(SAMPLE_MS / 1000.0):
+                last = self._last_tick
+                if last is None or time.perf_counter() - last < STALL_MS / 1000.0:
+                    continue
+                for ident, lines in _stacks(dump).items():
+                    if ident == main:
+                        ours = [line for line in lines if any(part in line[0] for part in OURS)][:3]
+                        self.stalls[(" < ".join(_where(line) for line in ours) or "(not in our code)",
+                                     _where(lines[0]) if lines else "?")] += 1
+                    elif lines:
+                        self.others[(_thread_name(ident), _where(lines[0]))] += 1
 
     def elapsed(self):
         return time.perf_counter() - self.t0
@@ -497,6 +530,9 @@ def report(soak, watch, minutes, seed, log_path):
           f"(samples every {SAMPLE_MS} ms; our code's innermost lines first):")
     for (ours, inner), n in watch.stalls.most_common(15):
         print(f"  {n:5d}  {ours}\n         in {inner}")
+    print("the other threads meanwhile (their innermost line):")
+    for (name, where), n in watch.others.most_common(10):
+        print(f"  {n:5d}  {name}: {where}")
     rise, slope = watch.second_half()
     ms = [m for _, m in watch.rss]
     print(f"\nRSS MiB: first {ms[0]:.0f}, min {min(ms):.0f}, max {max(ms):.0f}, last {ms[-1]:.0f} "
