@@ -11,6 +11,7 @@ from microgradgui.panels import RunStatus
 from microgradgui.views import TABS, DecisionPlot, NetworkView
 from microgradgui.views.distributions import COLUMNS, QUANTILES, DistributionsView
 from microgradgui.views.style import PlotWidget, curve, light_grid, nice_span
+from microgradgui.views.weights import WeightsView
 
 VIEWS = (*TABS, DecisionPlot, NetworkView, RunStatus)
 
@@ -216,3 +217,24 @@ def test_a_nice_span_holds_the_values_and_zero_in_nice_steps():
     assert nice_span([2.0, 1200.0]) == (0.0, 1500.0)
     assert nice_span([-5e-4, -1e-4]) == pytest.approx((-5e-4, 0.0))
     assert nice_span([np.nan, np.inf]) == nice_span([]) == nice_span([0.0]) == (0.0, 1.0)
+
+
+def test_the_weights_view_keeps_its_plots_when_the_network_changes(qtbot):
+    """A new pyqtgraph plot costs ~10 ms (its menus): making every one anew on each change of
+    the network was a 100-200 ms turn of the event loop at 8 x 64."""
+    view = WeightsView()
+    qtbot.addWidget(view)
+    view.show()
+    for layers, kept in (([5, 3, 1], None), ([4, 4, 3, 1], 3), ([2, 1], 2)):
+        s = session(layers=layers, activations=["relu"] * (len(layers) - 1) + ["linear"])
+        before = list(view._plots)
+        view.reset(s.setup())
+        snap = s.snapshot()
+        view.draw(snap)
+        if kept:
+            assert view._plots[:kept] == before[:kept]
+        sizes = [2, *layers]
+        assert view.image_shapes() == list(zip(sizes[1:], sizes))
+        for (W, b), (image, bias) in zip(snap.weights, view.displayed()):
+            np.testing.assert_allclose(image, W)
+            np.testing.assert_allclose(bias, b)

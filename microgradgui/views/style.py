@@ -264,6 +264,15 @@ def light_grid(plot: pg.PlotItem, alpha: float = 0.15) -> None:
         plot.getAxis(name).setStyle(maxTickLevel=1)
 
 
+def cached_axes(plot: pg.PlotItem) -> None:
+    """Axes that keep their look as a pixmap. An axis (its grid lines span the plot) is
+    repainted whenever anything in the plot changes; replaying its drawing, text and all, was
+    the largest single cost of a frame at full pace (5 ms of 25 on the demo network). Now it is
+    drawn again only when its range or size changes."""
+    for name in ("left", "bottom", "right", "top"):
+        plot.getAxis(name).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
 class PlotWidget(pg.GraphicsLayoutWidget):
     """A GraphicsLayoutWidget that never lets its plots shrink below readability."""
 
@@ -281,13 +290,9 @@ class PlotWidget(pg.GraphicsLayoutWidget):
         self.addPlot = self._add_plot  # pyqtgraph's __init__ put its layout's addPlot here
 
     def _add_plot(self, *args, **kwargs):
-        """pyqtgraph's addPlot, with axes that keep their look as a pixmap. An axis (its grid
-        lines span the plot) is repainted whenever anything in the plot changes; replaying its
-        drawing, text and all, was the largest single cost of a frame at full pace (5 ms of 25
-        on the demo network). Now it is drawn again only when its range or size changes."""
+        """pyqtgraph's addPlot, with `cached_axes`."""
         plot = self.ci.addPlot(*args, **kwargs)
-        for name in ("left", "bottom", "right", "top"):
-            plot.getAxis(name).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        cached_axes(plot)
         return plot
 
     @classmethod

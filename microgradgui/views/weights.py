@@ -10,7 +10,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from .base import LiveView
-from .style import FOREGROUND, PlotWidget, check_box, diverging_cmap, nice_ceil, style_plot, tick_text
+from .style import (FOREGROUND, TITLE_SIZE, PlotWidget, cached_axes, check_box, diverging_cmap, nice_ceil, style_plot,
+                    tick_text)
 
 
 def _index_ticks(n: int, offset: float = 0.0, limit: int = 5):
@@ -69,6 +70,7 @@ class WeightsView(LiveView, QtWidgets.QWidget):
         self.grad_check = check_box("show gradients", "showGradientsCheck",
                                     "Show each weight's last gradient instead of its value", self.set_show_gradients)
         self.graphics = PlotWidget.filling(self, self.grad_check)
+        self.graphics.ci.layout.setHorizontalSpacing(2)
         self.cmap = diverging_cmap()
         self._shapes: list[tuple[int, int]] = []
         self._plots: list[pg.PlotItem] = []
@@ -86,7 +88,6 @@ class WeightsView(LiveView, QtWidgets.QWidget):
         self.colorbar.axis.setPen(FOREGROUND)
         self.colorbar.axis.enableAutoSIPrefix(False)  # plain numbers: "0.05", not "50 (x0.001)"
         self._tick_scale = None
-        self._cb_added = False
 
     # the view protocol
     def prepare(self, setup) -> None:
@@ -104,51 +105,65 @@ class WeightsView(LiveView, QtWidgets.QWidget):
             return
         self._shapes = shapes
         self._weights = self._grads = None
-        self.graphics.clear()  # architecture changed: rebuild (never done per frame)
-        self.graphics.ci.layout.setHorizontalSpacing(2)
-        self._plots, self._w_items, self._b_items = [], [], []
+        # The plots are kept and placed anew (never done per frame): a new pyqtgraph plot costs
+        # ~10 ms (its menus), and making all nine of 8 x 64 on every change of the network
+        # was a 100-200 ms turn of the event loop.
+        grid = self.graphics.ci
+        for item in [*self._plots, self.colorbar]:
+            if item.scene() is not None:
+                grid.removeItem(item)
+        while len(self._plots) > len(shapes):
+            self._plots.pop()
+            self._w_items.pop()
+            self._b_items.pop()
+        while len(self._plots) < len(shapes):
+            self._new_plot()
         n = len(shapes)
         rows = 1 if n <= 4 else 2
         cols = math.ceil(n / rows)
-        for k, (nout, nin) in enumerate(shapes):
-            plot = self.graphics.addPlot(row=k // cols, col=k % cols)
-            style_plot(plot, f"layer {k + 1}: {nout}×{nin}")
-            plot.setMenuEnabled(False)
-            plot.setMouseEnabled(x=False, y=False)
-            plot.hideButtons()
-            plot.invertY(True)
-            w_item = pg.ImageItem(axisOrder="row-major")
-            b_item = pg.ImageItem(axisOrder="row-major")
+        for k, ((nout, nin), plot, w_item, b_item) in enumerate(zip(shapes, self._plots, self._w_items, self._b_items)):
+            grid.addItem(plot, row=k // cols, col=k % cols)
+            plot.setTitle(f"layer {k + 1}: {nout}×{nin}", size=TITLE_SIZE, color=FOREGROUND)
             w_item.setImage(np.zeros((nout, nin)), autoLevels=False, levels=(-1, 1))
             b_item.setImage(np.zeros((nout, 1)), autoLevels=False, levels=(-1, 1))
             w_item.setRect(QtCore.QRectF(0, 0, nin, nout))
             b_item.setRect(QtCore.QRectF(nin + self.GAP, 0, 1, nout))
-            for it in (w_item, b_item):
-                it.setColorMap(self.cmap)
-                plot.addItem(it)
             plot.getAxis("bottom").setTicks([_index_ticks(nin) + [(nin + self.GAP + 0.5, "b")], []])
             plot.getAxis("left").setTicks([_index_ticks(nout), []])
-            if k == 0:  # one set of axis names is enough: the others read the same way
-                plot.setLabel("bottom", "input (b: bias)", **{"font-size": "8pt"})
-                plot.setLabel("left", "neuron", **{"font-size": "8pt"})
             plot.setXRange(0, nin + self.GAP + 1, padding=0.02)
             plot.setYRange(0, nout, padding=0.02)
-            self._plots.append(plot)
-            self._w_items.append(w_item)
-            self._b_items.append(b_item)
         self.colorbar.setImageItem(self._w_items + self._b_items)
-        self.graphics.addItem(self.colorbar, row=0, col=cols, rowspan=rows)
-        grid = self.graphics.ci.layout
-        for c in range(cols):
-            grid.setColumnStretchFactor(c, 1)
-        grid.setColumnStretchFactor(cols, 0)
-        for plot in self._plots:
-            plot.setMinimumWidth(40)
-            plot.setPreferredWidth(40)
+        grid.addItem(self.colorbar, row=0, col=cols, rowspan=rows)
+        layout = grid.layout
+        for c in range(layout.columnCount()):
+            layout.setColumnStretchFactor(c, 1 if c < cols else 0)
         # A grown layout is only fitted back into the view on the next resize: fit it now.
-        self.graphics.ci.setGeometry(self.graphics.range)
+        grid.setGeometry(self.graphics.range)
         self._apply_levels(1.0)
         self._render()
+
+    def _new_plot(self) -> None:
+        """One more layer's plot: W and the bias column, on the view's colour map."""
+        plot = pg.PlotItem()
+        style_plot(plot)
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()
+        plot.invertY(True)
+        plot.setMinimumWidth(40)
+        plot.setPreferredWidth(40)
+        cached_axes(plot)
+        if not self._plots:  # one set of axis names is enough: the others read the same way
+            plot.setLabel("bottom", "input (b: bias)", **{"font-size": "8pt"})
+            plot.setLabel("left", "neuron", **{"font-size": "8pt"})
+        w_item = pg.ImageItem(axisOrder="row-major")
+        b_item = pg.ImageItem(axisOrder="row-major")
+        for it in (w_item, b_item):
+            it.setColorMap(self.cmap)
+            plot.addItem(it)
+        self._plots.append(plot)
+        self._w_items.append(w_item)
+        self._b_items.append(b_item)
 
     def show_weights(self, weights: list, grads: list | None = None) -> None:
         self._weights = weights
