@@ -233,3 +233,11 @@ def test_the_lens_imports_no_qt():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'microgradgui')]; "
             "sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_a_nodes_column_is_its_longest_path_to_a_sink():
+    # 0 -> 1 -> 2 -> 4, 0 -> 3 -> 4, 5 -> 4: 0 is three steps from the sink, 5 one
+    eu, ev = np.array([0, 1, 2, 0, 3, 5]), np.array([1, 2, 4, 3, 4, 4])
+    assert lenses._columns(6, eu, ev).tolist() == [0, 1, 2, 2, 3, 2]
+    with pytest.raises(ValueError, match="cycle"):
+        lenses._columns(3, np.array([0, 1, 2]), np.array([1, 2, 0]))
