@@ -16,7 +16,7 @@ from micrograd.train import Epoch, Trainer
 from microgradgui.views.decision import DecisionPlot, contour_segments
 from microgradgui.views.evals import EvalsView
 from microgradgui.views.loss import LossView as LossPlot
-from microgradgui.views.network import NetworkView
+from microgradgui.views.network import HIDDEN, LINKS_SHOWN, NetworkView
 from microgradgui.views.style import nice_ceil, save_png
 from microgradgui.views.weights import WeightsView as WeightHeatmaps
 
@@ -280,6 +280,18 @@ def test_network_relayouts_on_resize(qtbot):
     rect = nv.scene().itemsBoundingRect()
     assert rect.left() >= 0 and rect.top() >= 0
     assert rect.right() <= nv.viewport().width() and rect.bottom() <= nv.viewport().height()
+
+
+def test_a_dense_layer_draws_no_more_links_before_its_weights_than_after(qtbot):
+    """All 28,864 links of 8 x 64 were drawn at step 0 until the first weights came: the first
+    paint of a new network was a 45 ms turn of the event loop."""
+    nv = make(qtbot, NetworkView)
+    layers = [64] * 8 + [1]
+    nv.set_architecture(2, layers, ["relu"] * 8 + ["linear"])
+    shown = [sum(nv.link_step(l, j, i) != HIDDEN for j in range(o) for i in range(n))
+             for l, (n, o) in enumerate(zip([2, *layers], layers))]
+    assert shown[0] == 2 * 64 and shown[-1] == 64  # small layers: every link
+    assert all(count <= LINKS_SHOWN for count in shown[1:-1])
 
 
 def test_the_links_are_painted_again_only_when_they_change(qtbot):
