@@ -17,7 +17,7 @@ from microgradgui.views.decision import DecisionPlot, contour_segments
 from microgradgui.views.evals import EvalsView
 from microgradgui.views.loss import LossView as LossPlot
 from microgradgui.views.network import HIDDEN, LINKS_SHOWN, NetworkView
-from microgradgui.views.style import nice_ceil, save_png
+from microgradgui.views.style import class_colors, nice_ceil, save_png
 from microgradgui.views.weights import WeightsView as WeightHeatmaps
 
 
@@ -483,3 +483,17 @@ def test_the_loss_axis_holds_still_while_the_loss_falls_within_it(qtbot):
     lp.add([ep(40, 1.7)])  # above the top: the axis grows to the next nice bound
     lp.graphics.scene().prepareForPaint()
     assert 1.7 <= lp.loss_plot.viewRange()[1][1] <= 2.1
+
+
+@pytest.mark.parametrize("dataset,loss,most", [("moons", "hinge", 2), ("plane", "mse", 64)])
+def test_many_points_share_their_brushes(qtbot, dataset, loss, most):
+    """A brush object per point made pyqtgraph render a symbol per point: 1,000 points were a
+    110 ms turn of the event loop. Points of one colour now share one brush."""
+    dp = make(qtbot, DecisionPlot)
+    s = Session(Config(loss=loss), DataSpec(dataset=dataset, samples=1000))
+    dp.reset(s.setup())
+    brushes = dp.train_points.data["brush"]
+    assert len(brushes) == len(s.train) and len({id(b) for b in brushes}) <= most
+    if dataset == "moons":  # each point keeps its class's colour
+        c0, c1 = class_colors()
+        assert [b.color().rgba() for b in brushes] == [(c1 if y > 0.5 else c0).rgba() for y in s.train.y]
