@@ -1,7 +1,6 @@
 """The window's pace on the largest network: views too slow for one turn of the event loop
 draw in parts, one per turn, and the window's process computes on one BLAS thread."""
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from micrograd import blas
 from micrograd.config import MAX_LAYERS, MAX_WIDTH, Config, DataSpec
 from micrograd.lens import Lens
 from micrograd.session import Session
+from microgradgui import frames
 from microgradgui.frames import FramePump
 from microgradgui.views import DecisionPlot
 from microgradgui.views.base import LiveView
@@ -72,20 +72,37 @@ def test_the_pump_draws_a_view_in_parts_one_per_turn(qtbot):
     assert log.index("turn after 0") < log.index("part 1") and log.index("turn after 1") < log.index("part 2")
 
 
+class Clock:
+    """A perf_counter that moves only when told to."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
 class Painted(Parted):
-    """A part that leaves a paint pass to the event loop, as a pyqtgraph plot does."""
+    """A part that leaves a paint pass to the event loop, as a pyqtgraph plot does; the pass
+    moves `clock` on by 0.2 s."""
+
+    def __init__(self, clock):
+        super().__init__([])
+        self.clock = clock
 
     def present(self, snapshot):
-        QtCore.QTimer.singleShot(0, lambda: time.sleep(0.2))
+        QtCore.QTimer.singleShot(0, lambda: setattr(self.clock, "now", self.clock.now + 0.2))
         yield from super().present(snapshot)
 
 
-def test_a_frames_cost_counts_the_turns_between_its_parts(qtbot):
+def test_a_frames_cost_counts_the_turns_between_its_parts(qtbot, monkeypatch):
     """The worker spaces its frames by their cost. The paint passes run in the turns between
     a frame's steps, and were left out: at full pace a frame took 25 ms and reported 10."""
+    clock = Clock()
+    monkeypatch.setattr(frames.time, "perf_counter", clock)
     window = QtWidgets.QWidget()
     qtbot.addWidget(window)
-    view = Painted([])
+    view = Painted(clock)
     QtWidgets.QVBoxLayout(window).addWidget(view)
     window.show()
     qtbot.waitExposed(window)
@@ -95,7 +112,7 @@ def test_a_frames_cost_counts_the_turns_between_its_parts(qtbot):
     s = Session(Config(layers=[3, 1], activations=["relu", "linear"]), DataSpec(samples=20))
     with qtbot.waitSignal(pump.drawn):
         pump.push(Frame(pump.tag, s.snapshot(), gate))
-    assert gate.is_done() and gate.cost >= 0.2
+    assert gate.is_done() and gate.cost == pytest.approx(0.2)
 
 
 def parted_pump(qtbot, log):
