@@ -8,6 +8,8 @@ compiled engine computes on one thread (like the torch1 baseline), and the windo
 process keeps BLAS on one thread for good (`single_blas_thread`): each Python thread
 then has a core of its own.
 """
+
+
 def _find_blas():
     """(get, set) of OpenBLAS's thread count, found in the loaded libraries, or None."""
     import ctypes

@@ -11,8 +11,8 @@ from micrograd.predict import predict
 
 from ..fields import NumberBox
 from .base import LiveView
-from .style import (FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, check_box, class_colors, data_bounds,
-                    diverging_cmap, pale, plane_grid, style_plot)
+from .style import (FOREGROUND, TRAIN_COLOR, PlotWidget, check_box, class_colors, data_bounds, diverging_cmap, pale,
+                    plane_grid, set_title, style_plot)
 
 PICK_PIXELS = 5  # a click this close to a point picks it instead of placing one
 SHADES = 63      # a regression's points take 64 shades of the map: each colour is a symbol to render
@@ -263,8 +263,7 @@ class DecisionPlot(LiveView, QtWidgets.QWidget):
             self._target_range = (c - m, c + m)
         what = "decision surface" if train.task == "classification" else \
             "fitted " + ("surface" if d == 2 else "curve")
-        self.plot.setTitle(f"{what}   ● train  ○ test" if test is not None else f"{what}   ● train",
-                           size=TITLE_SIZE, color=FOREGROUND)
+        set_title(self.plot, f"{what}   ● train  ○ test" if test is not None else f"{what}   ● train")
         self._set_points(self.train_points, train, filled=True)
         self._set_points(self.test_points, test, filled=False)
 

@@ -17,7 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from micrograd.history import Thinned
 
 from .base import LiveView
-from .style import FOREGROUND, TITLE_SIZE, TRAIN_COLOR, PlotWidget, Spans, check_box, curve, style_plot
+from .style import TRAIN_COLOR, PlotWidget, Spans, check_box, curve, set_title, style_plot
 
 # TensorBoard's basis points: min, the quantiles of -1.5, -1, -0.5 sigma, median, +0.5, +1, +1.5 sigma, max.
 QUANTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
@@ -109,7 +109,7 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
             return  # the plots are for another network until shown: their build titles and draws them
         what = "gradients" if self.grad_check.isChecked() else "weights"
         for k, plot in enumerate(self._plots):  # only here: a new title re-lays the plot out
-            plot.setTitle(f"layer {k + 1} {what}", size=TITLE_SIZE, color=FOREGROUND)
+            set_title(plot, f"layer {k + 1} {what}")
         self._redraw()
 
     def _quantile_rows(self):

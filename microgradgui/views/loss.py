@@ -8,8 +8,8 @@ from PySide6 import QtCore, QtWidgets
 from micrograd.history import Thinned
 
 from .base import LiveView
-from .style import (FOREGROUND, GHOST_COLORS, TEST_COLOR, TITLE_SIZE, TRAIN_COLOR, LossAxis, PlotWidget, check_box,
-                    Spans, curve, finite_or_nan, light_grid, set_log_y, style_plot)
+from .style import (FOREGROUND, GHOST_COLORS, TEST_COLOR, TRAIN_COLOR, LossAxis, PlotWidget, Spans, check_box, curve,
+                    finite_or_nan, light_grid, set_log_y, set_title, style_plot)
 
 
 class LossView(LiveView, QtWidgets.QWidget):
@@ -133,7 +133,7 @@ class LossView(LiveView, QtWidgets.QWidget):
 
     def set_metric_name(self, name: str) -> None:
         self._metric_name = name
-        self.metric_plot.setTitle(name, size=TITLE_SIZE, color=FOREGROUND)
+        set_title(self.metric_plot, name)
         self.metric_plot.setLabel("left", name, **{"font-size": "9pt"})
         if name == "accuracy":
             self.metric_plot.enableAutoRange(axis="y", enable=False)
@@ -178,7 +178,7 @@ class LossView(LiveView, QtWidgets.QWidget):
     def _set_title(self, text: str) -> None:
         if text != self._title:  # a new title re-lays the plot out: only when it changes
             self._title = text
-            self.loss_plot.setTitle(text, size=TITLE_SIZE, color=FOREGROUND)
+            set_title(self.loss_plot, text)
 
     def _push(self) -> None:
         rows = self._rows.points()

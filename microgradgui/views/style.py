@@ -78,6 +78,11 @@ def tick_text(v: float) -> str:
     return f"{v:.2g}" if 1e-3 <= abs(v) < 1e4 else f"{v:.1e}".replace(".0e", "e")
 
 
+def set_title(plot: pg.PlotItem, text: str) -> None:
+    """A plot's title in the house size and colour."""
+    plot.setTitle(text, size=TITLE_SIZE, color=FOREGROUND)
+
+
 def style_plot(plot: pg.PlotItem, title: str | None = None, left: str | None = None,
                 bottom: str | None = None) -> None:
     font = QtGui.QFont()
@@ -91,7 +96,7 @@ def style_plot(plot: pg.PlotItem, title: str | None = None, left: str | None = N
         # range moves, i.e. on most frames while training.
         ax.enableAutoSIPrefix(False)
     if title:
-        plot.setTitle(title, size=TITLE_SIZE, color=FOREGROUND)
+        set_title(plot, title)
     if left:
         plot.setLabel("left", left, **{"font-size": "9pt"})
     if bottom:

@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from .base import LiveView
-from .style import (FOREGROUND, TITLE_SIZE, PlotWidget, cached_axes, check_box, diverging_cmap, nice_ceil, style_plot,
+from .style import (FOREGROUND, PlotWidget, cached_axes, check_box, diverging_cmap, nice_ceil, set_title, style_plot,
                     tick_text)
 
 
@@ -123,7 +123,7 @@ class WeightsView(LiveView, QtWidgets.QWidget):
         cols = math.ceil(n / rows)
         for k, ((nout, nin), plot, w_item, b_item) in enumerate(zip(shapes, self._plots, self._w_items, self._b_items)):
             grid.addItem(plot, row=k // cols, col=k % cols)
-            plot.setTitle(f"layer {k + 1}: {nout}×{nin}", size=TITLE_SIZE, color=FOREGROUND)
+            set_title(plot, f"layer {k + 1}: {nout}×{nin}")
             w_item.setImage(np.zeros((nout, nin)), autoLevels=False, levels=(-1, 1))
             b_item.setImage(np.zeros((nout, 1)), autoLevels=False, levels=(-1, 1))
             w_item.setRect(QtCore.QRectF(0, 0, nin, nout))
