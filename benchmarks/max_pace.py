@@ -11,7 +11,7 @@ no worktree of yours is touched), each in a process of its own, alternating: the
 until the worker has ended and every frame is drawn. Reported: epochs per second, median and
 range of the repeats, and the ratio of the two medians. The loss tab is in front, as by default.
 `--sgd` sets both windows to plain SGD at learning rate 1, 1521221's defaults: today's
-defaults train with Adam, whose update is ~4x SGD's (7 of ~100 us an epoch on the demo
+defaults train with Adam, whose update is ~3x SGD's (6 of ~100 us an epoch on the demo
 network), so the default-against-default figure also counts that choice; `--sgd` compares
 the same training work, the window and engine around it.
 A benchmark, not a test: run it on a quiet machine.
