@@ -51,15 +51,28 @@ class Parted(LiveView, QtWidgets.QWidget):
             yield
 
 
-def test_the_pump_draws_a_view_in_parts_one_per_turn(qtbot):
-    log = []
+def shown_pump(qtbot, views):
+    """A pump over `views` in a shown window: (pump, window); the caller keeps the window alive."""
     window = QtWidgets.QWidget()
     qtbot.addWidget(window)
-    view = Parted(log)
-    QtWidgets.QVBoxLayout(window).addWidget(view)
+    layout = QtWidgets.QVBoxLayout(window)
+    for view in views:
+        layout.addWidget(view)
     window.show()
     qtbot.waitExposed(window)
-    pump = FramePump([view], window)
+    return FramePump(views, window), window
+
+
+def parted_pump(qtbot, log):
+    """A pump over two `Parted` views: (pump, views, window)."""
+    views = [Parted(log), Parted(log)]
+    pump, window = shown_pump(qtbot, views)
+    return pump, views, window
+
+
+def test_the_pump_draws_a_view_in_parts_one_per_turn(qtbot):
+    log = []
+    pump, window = shown_pump(qtbot, [Parted(log)])
     s = Session(Config(layers=[3, 1], activations=["relu", "linear"]), DataSpec(samples=20))
     gate = FrameGate()
     gate.clear()
@@ -100,32 +113,13 @@ def test_a_frames_cost_counts_the_turns_between_its_parts(qtbot, monkeypatch):
     a frame's steps, and were left out: at full pace a frame took 25 ms and reported 10."""
     clock = Clock()
     monkeypatch.setattr(frames.time, "perf_counter", clock)
-    window = QtWidgets.QWidget()
-    qtbot.addWidget(window)
-    view = Painted(clock)
-    QtWidgets.QVBoxLayout(window).addWidget(view)
-    window.show()
-    qtbot.waitExposed(window)
-    pump = FramePump([view], window)
+    pump, window = shown_pump(qtbot, [Painted(clock)])
     gate = FrameGate()
     gate.clear()
     s = Session(Config(layers=[3, 1], activations=["relu", "linear"]), DataSpec(samples=20))
     with qtbot.waitSignal(pump.drawn):
         pump.push(Frame(pump.tag, s.snapshot(), gate))
     assert gate.is_done() and gate.cost == pytest.approx(0.2)
-
-
-def parted_pump(qtbot, log):
-    """A pump over two `Parted` views in a shown window (the caller keeps the window alive)."""
-    window = QtWidgets.QWidget()
-    qtbot.addWidget(window)
-    views = [Parted(log), Parted(log)]
-    layout = QtWidgets.QVBoxLayout(window)
-    for view in views:
-        layout.addWidget(view)
-    window.show()
-    qtbot.waitExposed(window)
-    return FramePump(views, window), views, window
 
 
 def test_a_restart_draws_its_views_one_part_per_turn_and_frames_wait_for_it(qtbot):
