@@ -174,28 +174,33 @@ def check(config, weights, train, count=None, progress=None, **tolerances):
 
 def check_trainer(trainer, count=None, progress=None, eps=EPS, atol=ATOL, rtol=RTOL):
     """The `Report` of the trainer's objective at its parameters, for `count` parameters spread
-    over the layers (None: every one). `progress(fraction)` is called after each parameter;
-    it may raise `train.Interrupted` to abandon the check. Raises ValueError if the objective
-    is not finite there (a diverged run)."""
+    over the layers (None: every one). `progress(fraction)` is called after each parameter, and
+    every few samples within the engine's passes (so the Value engine builds a few samples'
+    graph at a time: freeing a whole batch's at once held the GIL for 40+ ms on 8 x 64); it may
+    raise `train.Interrupted` to abandon the check. Raises ValueError if the objective is not
+    finite there (a diverged run)."""
     cfg = trainer.cfg
     X, Y = batch(trainer)
     theta = trainer.theta.copy()
+    index = pick(cfg, count)
+    done = 0  # parameters differenced so far: what a call within a pass reports
+    check = None if progress is None else (lambda _: progress(done / len(index)))
     try:
-        loss, grad, _ = trainer.objective(theta, X, Y)
+        loss, grad, _ = trainer.objective(theta, X, Y, check=check)
     except OverflowError:  # the Value engine's exp or pow
         loss, grad = math.inf, None
     if not math.isfinite(loss) or grad is None or not np.isfinite(grad).all():
         raise ValueError("the objective or its gradient is not finite at these weights "
                          "(a diverged run?): there is nothing to check")
-    index = pick(cfg, count)
     kink = np.zeros(len(index), dtype=bool)
     numeric = np.empty(len(index))
     for lo in range(0, len(index), BLOCK):  # the kinks of a block, then its differences
         kink[lo:lo + BLOCK] = straddles(cfg, theta, X, Y, index[lo:lo + BLOCK], eps)
         for n in range(lo, min(lo + BLOCK, len(index))):
-            numeric[n] = _difference(trainer, theta, X, Y, index[n], eps)
+            numeric[n] = _difference(trainer, theta, X, Y, index[n], eps, check)
+            done = n + 1
             if progress is not None:
-                progress((n + 1) / len(index))
+                progress(done / len(index))
     analytic = grad[index]
     with np.errstate(invalid="ignore"):
         ok = np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric)  # NaN: not ok
@@ -217,15 +222,15 @@ def _max(values):
     return float(np.max(values)) if len(values) else 0.0
 
 
-def _difference(trainer, theta, X, Y, i, eps):
+def _difference(trainer, theta, X, Y, i, eps, check=None):
     """The central difference of the objective in parameter i (theta is restored); NaN where
     a step makes the objective overflow."""
     was = theta[i]
     try:
         theta[i] = was + eps
-        up = trainer.objective(theta, X, Y, want_grad=False)[0]
+        up = trainer.objective(theta, X, Y, want_grad=False, check=check)[0]
         theta[i] = was - eps
-        down = trainer.objective(theta, X, Y, want_grad=False)[0]
+        down = trainer.objective(theta, X, Y, want_grad=False, check=check)[0]
     except OverflowError:
         return math.nan
     finally:

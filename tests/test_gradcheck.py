@@ -282,3 +282,26 @@ def test_a_network_on_input_features_is_checked_on_its_features():
     s.step()
     report = gradcheck.check_trainer(s.trainer)
     assert report.passed and report.parameters == 5 * 5 + 6
+
+
+def test_a_check_on_the_value_engine_reports_within_each_pass_and_stops_there():
+    """A pass of the Value engine over the whole batch at once built (and then freed, the GIL
+    held) every sample's graph: a check must go a few samples at a time, so a cancel stops it
+    mid-pass too."""
+    t = trained(engine="value", layers=[32, 32, 1])
+    forwards = []
+    model_call = type(t.engine.model).__call__
+
+    def counted(model, x):
+        forwards.append(1)
+        return model_call(model, x)
+
+    def cancel(fraction):
+        raise Interrupted
+    per_pass = t.engine.per_check
+    assert per_pass < len(DATA)  # else this network proves nothing
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(type(t.engine.model), "__call__", counted)
+        with pytest.raises(Interrupted):
+            gradcheck.check_trainer(t, progress=cancel)
+    assert len(forwards) == per_pass

@@ -126,7 +126,7 @@ def blocking(monkeypatch, view):
     set once it waits there."""
     waiting = threading.Event()
 
-    def difference(trainer, theta, X, Y, i, eps):
+    def difference(trainer, theta, X, Y, i, eps, check=None):
         waiting.set()
         view._worker.stop_event.wait(TIMEOUT / 1000)
         return 0.0
