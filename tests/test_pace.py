@@ -1,6 +1,9 @@
 """The window's pace on the largest network: views too slow for one turn of the event loop
-draw in parts, one per turn, and the window's process computes on one BLAS thread."""
+draw in parts, one per turn, background engine threads wait while the GUI thread works, and
+the window's process computes on one BLAS thread."""
 import dataclasses
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -13,11 +16,13 @@ from micrograd.session import Session
 from microgradgui import frames
 from microgradgui.frames import FramePump
 from microgradgui.views import DecisionPlot
+from microgradgui import worker
 from microgradgui.views.base import LiveView
-from microgradgui.worker import Frame, FrameGate
+from microgradgui.worker import Frame, FrameGate, GuiFirst
 
 from test_gui import make_window
 
+TIMEOUT_S = 20.0  # generous, the machine is shared
 LARGEST = dict(layers=[MAX_WIDTH] * MAX_LAYERS + [1], activations=["tanh"] * MAX_LAYERS + ["linear"])
 
 
@@ -260,3 +265,78 @@ def test_a_hidden_distributions_view_builds_its_plots_when_shown(qtbot):
     tabs.setCurrentWidget(view)
     assert len(view._plots) == 3 and view.quantiles(2, gradients=True).shape == (9, 3)
     assert view._plots[0].titleLabel.text == "layer 1 gradients"
+
+
+def test_a_background_thread_waits_while_the_gui_thread_handles_an_event(qtbot, monkeypatch):
+    """Beside two busy Python threads the window's work took 4-8 times as long (the GIL goes
+    round): a worker's check point waits while the GUI thread handles an event."""
+    monkeypatch.setattr(worker, "MAX_GUI_WAIT", 60.0)  # only the GUI going idle lets it on here
+    turn = GuiFirst.install()
+    steps, parked, stop = [0], threading.Event(), threading.Event()
+
+    def done():  # evaluated while the thread waits its turn
+        parked.set()
+        return stop.is_set()
+
+    def background():
+        while not stop.is_set():
+            turn.wait(done)
+            steps[0] += 1
+    seen = {}
+
+    def handler():  # a slot the event loop runs: the GUI thread at work
+        parked.clear()
+        turn.let_go()  # it looks again, now: it waits
+        seen["parked"] = parked.wait(TIMEOUT_S)
+        before = steps[0]
+        time.sleep(0.05)  # the GIL free: a thread not waiting its turn would run on meanwhile
+        seen["steps"] = steps[0] - before
+    thread = threading.Thread(target=background)
+    thread.start()
+    try:
+        qtbot.waitUntil(lambda: steps[0] > 0)  # the GUI idle: it runs
+        QtCore.QTimer.singleShot(0, handler)
+        qtbot.waitUntil(lambda: "steps" in seen)
+        assert seen["parked"] and seen["steps"] == 0
+        after = steps[0]
+        qtbot.waitUntil(lambda: steps[0] > after)  # and runs on once the GUI is idle again
+    finally:
+        stop.set()
+        turn.let_go()
+        thread.join()
+
+
+def test_a_thread_told_to_end_goes_on_while_the_gui_thread_works(qtbot, monkeypatch):
+    """A stop waits for the worker to end, the GUI thread blocked: the worker must not wait
+    for the GUI then."""
+    monkeypatch.setattr(worker, "MAX_GUI_WAIT", 60.0)
+    turn = GuiFirst.install()
+    parked, stop, ended = threading.Event(), threading.Event(), threading.Event()
+
+    def done():
+        parked.set()
+        return stop.is_set()
+
+    def background():
+        while not stop.is_set():
+            turn.wait(done)
+        ended.set()
+    seen = {}
+
+    def handler():
+        parked.clear()
+        turn.let_go()  # it looks again, now: it waits
+        seen["parked"] = parked.wait(TIMEOUT_S)
+        stop.set()
+        turn.let_go()
+        seen["ended"] = ended.wait(TIMEOUT_S)  # the GUI thread still in this handler
+    thread = threading.Thread(target=background)
+    thread.start()
+    try:
+        QtCore.QTimer.singleShot(0, handler)
+        qtbot.waitUntil(lambda: "ended" in seen)
+        assert seen["parked"] and seen["ended"]
+    finally:
+        stop.set()
+        turn.let_go()
+        thread.join()

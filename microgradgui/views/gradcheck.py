@@ -25,11 +25,12 @@ from .style import FOREGROUND, TRAIN_COLOR, PlotWidget, light_grid, set_row, sty
 
 PASS_COLOR, FAIL_COLOR, KINK_COLOR = "#1b7f3b", "#b3261e", "#8c8c8c"
 PROGRESS_PER_S = 10  # progress emits a second at most
-# Seconds the check sleeps between two parameters, GIL released: the window (and a training
-# worker) get it at once. A pure-Python check beside pure-Python training otherwise doubled
-# the window's p99 latency (benchmarks/gui_latency.py --engine value --gradcheck: 33 -> 15 ms),
-# for 1 ms in the 10 that a parameter of the demo network takes on the reference engine.
-BREATHE = 0.001
+# Seconds the check sleeps every BREATHE_EVERY seconds of work, GIL released: the window (and a
+# training worker) get it at once. A pure-Python check beside pure-Python training otherwise
+# doubled the window's p99 latency (benchmarks/gui_latency.py --engine value --gradcheck:
+# 33 -> 15 ms), for 1 ms in the 10 that a parameter of the demo network takes on the
+# reference engine.
+BREATHE, BREATHE_EVERY = 0.001, 0.01
 COLUMNS = (  # (title, tooltip)
     ("checked", "Parameters of the layer checked (a big network on a slow engine: a sample spread evenly)"),
     ("kinks", "Checked, but a step of ±eps crosses a kink (relu's 0, the hinge's margin, L1's 0): a finite "
@@ -56,16 +57,20 @@ class CheckWorker(QtCore.QObject):
         super().__init__()  # no parent: it is moved to its own thread
         self.serial, self.config, self.weights, self.train = serial, config, weights, train
         self.stop_event = threading.Event()
-        self._last = 0.0
+        self._last = self._breathed = 0.0
 
     def stop(self):
         self.stop_event.set()
+        self.gui_first.let_go()
 
     def _progress(self, fraction):
+        self.gui_first.wait(self.stop_event.is_set)
         if self.stop_event.is_set():
             raise Interrupted
-        time.sleep(BREATHE)
         now = time.monotonic()
+        if now - self._breathed >= BREATHE_EVERY:
+            time.sleep(BREATHE)
+            now = self._breathed = time.monotonic()
         if now - self._last >= 1.0 / PROGRESS_PER_S:
             self._last = now
             self.progress.emit(self.serial, fraction)
