@@ -220,7 +220,7 @@ def test_a_pass_starts_on_the_newest_weights(view, qtbot, monkeypatch, start):
     view.play(False)
 
 
-def test_a_hidden_lens_builds_nothing(qtbot, monkeypatch):
+def test_a_hidden_lens_builds_nothing_and_when_shown_builds_a_part_per_turn(qtbot, monkeypatch):
     tabs = QtWidgets.QTabWidget()
     qtbot.addWidget(tabs)
     other, view = QtWidgets.QWidget(), LensView()
@@ -238,6 +238,10 @@ def test_a_hidden_lens_builds_nothing(qtbot, monkeypatch):
         view.draw(s.snapshot([s.step()]))
     assert built == [] and view.graph is None
     tabs.setCurrentWidget(view)
+    # Shown, it builds and draws a part per turn of the event loop (in the show's one turn,
+    # the lens of 8 x 64 took 120-300 ms), and changes only once its parts are done.
+    assert view.lens is None and not view.caught_up
+    qtbot.waitUntil(lambda: view.caught_up)
     assert built == [1] and view.epoch == 5 and view.lens is not None
 
 

@@ -105,7 +105,7 @@ class DistributionsView(LiveView, QtWidgets.QWidget):
             self._medians.append(median)
 
     def _on_kind(self, *_):
-        if self._put_off is not None:
+        if self.unbuilt:
             return  # the plots are for another network until shown: their build titles and draws them
         what = "gradients" if self.grad_check.isChecked() else "weights"
         for k, plot in enumerate(self._plots):  # only here: a new title re-lays the plot out

@@ -201,12 +201,18 @@ class LensView(LiveView, QtWidgets.QWidget):
     def prepare(self, setup) -> None:
         self.when_shown(functools.partial(self._prepare, setup))
 
-    def _prepare(self, setup) -> None:
+    def _prepare(self, setup):
+        """A generator: at 8 x 64 the lens's network and its layout take a turn each. The view
+        changes only in its last part: what is shown meanwhile stays whole."""
         config, train = setup.config, setup.train
         same_data = self._data is train
         network = (config.architecture, config.loss, config.targets(), setup.task)
         if self.lens is None or network != self._network:  # else (a restart) what was open stays open
-            self.lens, self._network = lenses.Lens(config, setup.task), network
+            lens = lenses.Lens(config, setup.task)
+            yield
+            if self._lay_out(*lens.shown(lens.default_expanded()), network, lens.default_expanded()):
+                yield
+            self.lens, self._network = lens, network
             self.expanded = self.lens.default_expanded()
         self._data, self.graph, self._weights, self._pending = train, None, None, None
         self.later.stop()
@@ -223,7 +229,7 @@ class LensView(LiveView, QtWidgets.QWidget):
     def new_data(self, setup) -> None:
         """Points placed by hand: the sample shown stays (it may be one of them); the index box
         numbers the new training set."""
-        if self._put_off is not None:  # not built for this run yet: build for the new points
+        if self.unbuilt:  # not built for this run yet: build for the new points
             self.when_shown(functools.partial(self._prepare, setup))
             return
         self._data = setup.train
@@ -503,14 +509,21 @@ class LensView(LiveView, QtWidgets.QWidget):
         show `focus` (a key), or the inputs if the graph is bigger than the view."""
         self.nodes, self.edges = self.lens.shown(self.expanded)
         self.steps = lenses.Steps(self.lens, self.nodes)
-        # A restart of the same network (a new rate, seed or data) keeps the layout: at 8 x 64
-        # it takes ~90 ms, and every setting that restarts a run would pay it.
-        shape = (self._network, frozenset(self.expanded), len(self.nodes), len(self.edges))
-        if shape != self._layout_of:
-            self._layout, self._layout_of = lenses.layout(self.nodes, self.edges), shape
+        self._lay_out(self.nodes, self.edges, self._network, self.expanded)
         self.canvas.set_structure(self.lens, self.graph, self.nodes, self.edges, self._layout)
         self._redraw()
         self.canvas.focus(focus)
+
+    def _lay_out(self, nodes, edges, network, expanded) -> bool:
+        """Lay out the nodes shown with `expanded` open, unless this shape is laid out already:
+        a restart of the same network (a new rate, seed or data) keeps the layout (at 8 x 64 it
+        takes ~90 ms, and every setting that restarts a run would pay it). True if it laid
+        them out."""
+        shape = (network, frozenset(expanded), len(nodes), len(edges))
+        if shape == self._layout_of:
+            return False
+        self._layout, self._layout_of = lenses.layout(nodes, edges), shape
+        return True
 
     # --- stepping ---------------------------------------------------------------------------
     def _move(self, cursor) -> None:
