@@ -27,6 +27,7 @@ from .worker import Runner
 
 ORG, APP = "micrograd", "studio"
 TRIM_DELAY_MS = 2000  # after a restart or a worker's end, freed memory goes back to the system then
+COLLECT_EVERY_MS = 5000  # a full collection then, if one is due (see heap.py)
 UNDO_LIMIT = 100  # edits by hand kept to undo: each holds data or a run's place, and a session may be endless
 
 
@@ -57,6 +58,9 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
         self.runner.orphansEnded.connect(self._on_orphans_ended)
         # Not in the turn that restarts: on a 600 MiB heap a trim takes milliseconds.
         self.trim_timer = QtCore.QTimer(self, singleShot=True, interval=TRIM_DELAY_MS, timeout=heap.give_back)
+        heap.defer_full_collections()
+        self.collect_timer = QtCore.QTimer(self, interval=COLLECT_EVERY_MS, timeout=heap.collect_due)
+        self.collect_timer.start()
         self._build_menus()
         self.session = self._restore_settings()
         self._adopt(self.session)
