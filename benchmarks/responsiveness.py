@@ -32,11 +32,19 @@ TARGETS = {"first update": 300.0, "pause": 100.0, "stop": 100.0, "close": 100.0}
 
 
 def wait_for(app, condition, timeout=60.0):
+    """Run the event loop until `condition()`, looked at every millisecond. The loop sleeps
+    between events, as the app's does: a loop of processEvents() would spin, a GUI thread
+    never idle, and the workers wait for the GUI's turn (`GuiFirst`)."""
     end = time.perf_counter() + timeout
-    while not condition():
-        if time.perf_counter() > end:
-            raise TimeoutError("the window did not get there")
-        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+    loop = QtCore.QEventLoop()
+    timer = QtCore.QTimer(interval=1, timerType=QtCore.Qt.TimerType.PreciseTimer)
+    timer.timeout.connect(lambda: (condition() or time.perf_counter() > end) and loop.quit())
+    timer.start()
+    if not condition():
+        loop.exec()
+    timer.stop()
+    if not condition():
+        raise TimeoutError("the window did not get there")
 
 
 def window(settings_dir, engine, hidden):
