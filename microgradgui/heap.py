@@ -10,8 +10,9 @@ gave 280 MiB back. Elsewhere than glibc this does nothing.
 CPython starts a full collection whenever a quarter more objects have survived than at the
 last one: a restart of 8 x 64 makes 30,000 (its `Value` network), so one came in the middle
 of a click now and then, 40-60 ms on the window's 140,000 tracked objects. The window runs
-them itself instead (`defer_full_collections`): before each trim, and every few seconds if
-CPython would have run one by then (`collect_due`).
+them itself instead (`defer_full_collections`), every few seconds if CPython would have run one
+by then (`collect_due`), in a turn of the event loop of their own (not the trim's: the two in
+one turn made a 250-300 ms gap in a soak).
 """
 import ctypes
 import gc
@@ -42,9 +43,7 @@ def collect_due() -> None:
 
 
 def give_back() -> bool:
-    """Collect, then return the free pages of every heap to the system; False where that is
-    not known how."""
-    gc.collect()
+    """Return the free pages of every heap to the system; False where that is not known how."""
     if _TRIM is None:
         return False
     _TRIM(0)

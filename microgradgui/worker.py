@@ -111,6 +111,8 @@ class GuiFirst(QtCore.QObject):
         if not self._idle:
             with self._turn:
                 self._turn.wait_for(lambda: self._idle or done(), MAX_GUI_WAIT)
+
+
 def thread_for(worker, name):
     """A new QThread (registered in LIVE_THREADS, not started) that runs `worker.run` and ends
     when the worker emits `finished`; both are deleted once it has ended. Its worker's check

@@ -247,7 +247,7 @@ def test_a_restart_of_the_same_network_keeps_the_lens_layout(qtbot, monkeypatch)
     assert len(laid_out) == 2
 
 
-def test_a_hidden_distributions_view_builds_its_plots_when_shown(qtbot):
+def test_a_hidden_distributions_view_builds_its_plots_when_shown_a_plot_per_turn(qtbot):
     from microgradgui.views.distributions import DistributionsView
     tabs = QtWidgets.QTabWidget()
     qtbot.addWidget(tabs)
@@ -263,6 +263,8 @@ def test_a_hidden_distributions_view_builds_its_plots_when_shown(qtbot):
     assert view._plots == [] and view.columns() == 3  # the quantiles are taken, no plot is built
     view.grad_check.setChecked(True)  # a remembered option, set while hidden: nothing to draw on yet
     tabs.setCurrentWidget(view)
+    assert len(view._plots) == 1 and not view.caught_up  # a plot a turn: eight in one were 130-250 ms
+    qtbot.waitUntil(lambda: view.caught_up)
     assert len(view._plots) == 3 and view.quantiles(2, gradients=True).shape == (9, 3)
     assert view._plots[0].titleLabel.text == "layer 1 gradients"
 

@@ -57,6 +57,7 @@ def test_a_hidden_view_takes_every_snapshot_and_draws_when_shown(qtbot):
         hidden.draw(snap)
     assert calls == [] and hidden.columns() == shown.columns() == 5  # taken, not drawn
     tabs.setCurrentWidget(hidden)
+    qtbot.waitUntil(lambda: hidden.caught_up)  # a part per turn: its plots, then the draw
     assert calls == [5]  # drawn once, the latest, when shown
 
 

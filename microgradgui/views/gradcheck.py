@@ -25,11 +25,11 @@ from .style import FOREGROUND, TRAIN_COLOR, PlotWidget, light_grid, set_row, sty
 
 PASS_COLOR, FAIL_COLOR, KINK_COLOR = "#1b7f3b", "#b3261e", "#8c8c8c"
 PROGRESS_PER_S = 10  # progress emits a second at most
-# Seconds the check sleeps every BREATHE_EVERY seconds of work, GIL released: the window (and a
-# training worker) get it at once. A pure-Python check beside pure-Python training otherwise
-# doubled the window's p99 latency (benchmarks/gui_latency.py --engine value --gradcheck:
-# 33 -> 15 ms), for 1 ms in the 10 that a parameter of the demo network takes on the
-# reference engine.
+# Seconds the check sleeps every BREATHE_EVERY seconds of work, GIL released: a training worker
+# (and the window, between its events: see worker.GuiFirst) gets it at once. A pure-Python check
+# beside pure-Python training otherwise doubled the window's p99 latency (benchmarks/
+# gui_latency.py --engine value --gradcheck: 33 -> 15 ms). Per 10 ms of work, not per parameter:
+# on the compiled engine a parameter takes microseconds, and the check mostly slept.
 BREATHE, BREATHE_EVERY = 0.001, 0.01
 COLUMNS = (  # (title, tooltip)
     ("checked", "Parameters of the layer checked (a big network on a slow engine: a sample spread evenly)"),
