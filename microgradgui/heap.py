@@ -10,9 +10,8 @@ gave 280 MiB back. Elsewhere than glibc this does nothing.
 CPython starts a full collection whenever a quarter more objects have survived than at the
 last one: a restart of 8 x 64 makes 30,000 (its `Value` network), so one came in the middle
 of a click now and then, 40-60 ms on the window's 140,000 tracked objects. The window runs
-them itself instead (`defer_full_collections`), every few seconds if CPython would have run one
-by then (`collect_due`), in a turn of the event loop of their own (not the trim's: the two in
-one turn made a 250-300 ms gap in a soak).
+them itself instead (`defer_full_collections`): every few seconds if CPython would have run one
+by then (`collect_due`), and before each trim (in a turn of the event loop of its own).
 """
 import ctypes
 import gc
@@ -34,6 +33,11 @@ def defer_full_collections() -> None:
     """No full collection but those `give_back` and `collect_due` run (process-wide)."""
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, 2**31 - 1)
+
+
+def collect() -> None:
+    """A full collection now."""
+    gc.collect()
 
 
 def collect_due() -> None:
