@@ -3,7 +3,6 @@ draw in parts, one per turn, background engine threads wait while the GUI thread
 the window's process computes on one BLAS thread."""
 import dataclasses
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -275,8 +274,10 @@ def test_a_background_thread_waits_while_the_gui_thread_handles_an_event(qtbot, 
     monkeypatch.setattr(worker, "MAX_GUI_WAIT", 60.0)  # only the GUI going idle lets it on here
     turn = GuiFirst.install()
     steps, parked, stop = [0], threading.Event(), threading.Event()
+    looked = []  # the steps done, each time the thread looked whether it may go on
 
     def done():  # evaluated while the thread waits its turn
+        looked.append(steps[0])
         parked.set()
         return stop.is_set()
 
@@ -287,12 +288,11 @@ def test_a_background_thread_waits_while_the_gui_thread_handles_an_event(qtbot, 
     seen = {}
 
     def handler():  # a slot the event loop runs: the GUI thread at work
-        parked.clear()
-        turn.let_go()  # it looks again, now: it waits
-        seen["parked"] = parked.wait(TIMEOUT_S)
-        before = steps[0]
-        time.sleep(0.05)  # the GIL free: a thread not waiting its turn would run on meanwhile
-        seen["steps"] = steps[0] - before
+        for _ in range(2):  # it looks again, now, twice: a thread that went on stepped in between
+            parked.clear()
+            turn.let_go()
+            seen["parked"] = parked.wait(TIMEOUT_S)
+        seen["steps"] = looked[-1] - looked[-2]
     thread = threading.Thread(target=background)
     thread.start()
     try:
