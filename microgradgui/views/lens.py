@@ -210,10 +210,10 @@ class LensView(LiveView, QtWidgets.QWidget):
         if self.lens is None or network != self._network:  # else (a restart) what was open stays open
             lens = lenses.Lens(config, setup.task)
             yield
-            if self._lay_out(*lens.shown(lens.default_expanded()), network, lens.default_expanded()):
+            expanded = lens.default_expanded()
+            if self._lay_out(*lens.shown(expanded), network, expanded):
                 yield
-            self.lens, self._network = lens, network
-            self.expanded = self.lens.default_expanded()
+            self.lens, self._network, self.expanded = lens, network, expanded
         self._data, self.graph, self._weights, self._pending = train, None, None, None
         self.later.stop()
         self._build_token = self._building = None  # a build under way was for the old network
