@@ -33,6 +33,7 @@ class FramePump(QtCore.QObject):
         self._scheduled = False
         self._drawing = 0  # frames whose steps are still queued
         self._soon = None  # the steps left of a `draw_soon`
+        self._next = None  # a `draw_latest`'s snapshot, waiting for the `draw_soon` under way
 
     @property
     def idle(self):
@@ -43,7 +44,7 @@ class FramePump(QtCore.QObject):
         """Drop what is pending: the session was reset or replaced. Returns the tag that
         workers of the new session put in their frames."""
         self.tag += 1
-        self._soon = None
+        self._soon = self._next = None
         for frame in self._pending:
             if frame.gate is not None:
                 frame.gate.done()
@@ -52,6 +53,7 @@ class FramePump(QtCore.QObject):
 
     def draw_now(self, snapshot):
         """Draw `snapshot` on every view at once (no worker is waiting)."""
+        self._next = None  # older than `snapshot`
         self.catch_up()
         for view in self.views:
             view.draw(snapshot)
@@ -62,17 +64,29 @@ class FramePump(QtCore.QObject):
         drew its views in one turn (0.2-0.6 s under load, the decision surface most of it).
         A `draw_now` first runs what is left of it, a worker's frames wait for its end: no view
         shows an older snapshot after a newer one, and each view takes the epochs in order."""
+        self._next = None  # older than `snapshot`
         self.catch_up()
-        self._soon = [functools.partial(_next_part, view.draw_parts(snapshot)) for view in self.views]
+        self._soon = self._parts(snapshot)
         self._drawing += 1
         self._step(self.tag, self._soon, [], time.perf_counter())
 
+    def draw_latest(self, snapshot):
+        """`draw_soon`, or after the one under way, in place of any snapshot waiting for it: a
+        drag of the timeline asks for a draw on each move, and drew every view in the move's
+        turn (0.3 s at 8 x 64, the decision surface most of it); the positions it passes over
+        are not drawn. Only for snapshots that bring no new epochs: a view may miss one."""
+        if self._soon:
+            self._next = snapshot
+        else:
+            self.draw_soon(snapshot)
+
     def catch_up(self):
-        """Run what is left of a `draw_soon` now."""
+        """Run what is left of a `draw_soon` (and a `draw_latest` waiting for it) now."""
         steps, self._soon = self._soon, None
         while steps:  # emptied here, its queued `_step` only ends the frame
             if not steps[0]():
                 steps.pop(0)
+            self._go_on(steps)
         if self._pending:
             self._schedule()
 
@@ -123,6 +137,8 @@ class FramePump(QtCore.QObject):
         if current and steps:
             if not steps[0]():  # a step returns True while it has parts left
                 steps.pop(0)
+            if steps is self._soon:
+                self._go_on(steps)
             if steps:
                 QtCore.QTimer.singleShot(0, self, functools.partial(self._step, tag, steps, gates, started))
                 return
@@ -136,6 +152,15 @@ class FramePump(QtCore.QObject):
             g.done(cost)  # a worker still waiting on a dropped frame is being stopped: release it
         if current:
             self.drawn.emit()
+
+    def _go_on(self, steps):
+        """A `draw_soon`'s `steps` run out: those of the `draw_latest` waiting come next."""
+        if not steps and self._next is not None:
+            steps.extend(self._parts(self._next))
+            self._next = None
+
+    def _parts(self, snapshot):
+        return [functools.partial(_next_part, view.draw_parts(snapshot)) for view in self.views]
 
 
 _DONE = object()

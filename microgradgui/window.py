@@ -364,7 +364,7 @@ class MainWindow(FileMenu, HandEdits, QtWidgets.QMainWindow):
             return
         snapshot = self.session.at(epoch)
         self.rewound_to = snapshot.epoch if snapshot.rewound else None
-        self.pump.draw_now(snapshot)
+        self.pump.draw_latest(snapshot)  # a drag moves on before 8 x 64's views are drawn
         self._update_buttons()
 
     def _back_to_now(self):

@@ -158,6 +158,52 @@ def test_a_draw_now_first_finishes_a_restarts_draw(qtbot):
     assert all(v._latest is new for v in views) and log.count("part 0") == 4
 
 
+class Seen(Parted):
+    """A `Parted` view that notes the snapshots it presents."""
+
+    def __init__(self, log):
+        super().__init__(log)
+        self.seen = []
+
+    def present(self, snapshot):
+        self.seen.append(snapshot)
+        yield from super().present(snapshot)
+
+
+def test_a_drag_draws_its_latest_position_in_parts_and_skips_those_it_passed_over(qtbot):
+    """`draw_latest`, as a timeline drag asks for each move: every view drew at once in the
+    move's turn (0.3 s at 8 x 64), for each position passed over too."""
+    log = []
+    views = [Seen(log), Seen(log)]
+    pump, window = shown_pump(qtbot, views)
+    s = Session(Config(layers=[3, 1], activations=["relu", "linear"]), DataSpec(samples=20))
+    first, passed, last = s.snapshot(), s.snapshot(), s.snapshot()
+    pump.draw_latest(first)
+    pump.draw_latest(passed)  # moves in the same turn: nothing more is drawn in it
+    pump.draw_latest(last)
+    assert log == ["part 0"] and not pump.idle
+    with qtbot.waitSignal(pump.drawn):
+        pass
+    assert pump.idle and all(v.seen == [first, last] for v in views)
+    parts = [entry for entry in log if entry.startswith("part")]
+    assert parts == ["part 0", "part 1", "part 2"] * 4
+    assert log.index("turn after 0") < log.index("part 1")
+
+
+def test_a_draw_after_a_drag_replaces_the_position_waiting(qtbot):
+    log = []
+    views = [Seen(log), Seen(log)]
+    pump, window = shown_pump(qtbot, views)
+    s = Session(Config(layers=[3, 1], activations=["relu", "linear"]), DataSpec(samples=20))
+    first, waiting, now = s.snapshot(), s.snapshot(), s.snapshot()
+    pump.draw_latest(first)
+    pump.draw_latest(waiting)
+    pump.draw_now(now)  # back to the run as it is (Train, an edit): `waiting` is older
+    assert all(v.seen == [first, now] for v in views)
+    qtbot.waitUntil(lambda: pump.idle)
+    assert all(v.seen == [first, now] for v in views)
+
+
 def test_the_largest_networks_decision_surface_comes_in_parts(qtbot, monkeypatch):
     s = Session(Config(**LARGEST, seed=3), DataSpec(samples=40))
     whole, parted = DecisionPlot(), DecisionPlot()

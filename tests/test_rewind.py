@@ -23,10 +23,13 @@ def train_to_end(win, qtbot, epochs):
     wait_idle(qtbot, win)
 
 
-def keys(widget, *presses):
-    widget.setFocus()
+def drawn_after(win, qtbot, slider, *presses):
+    """Key presses on the timeline in one turn of the event loop, then until the views, drawn
+    a part per turn, show where the last one went."""
+    slider.setFocus()
     for k in presses:
-        QtTest.QTest.keyClick(widget, k)
+        QtTest.QTest.keyClick(slider, k)
+    qtbot.waitUntil(lambda: win.pump.idle, timeout=TIMEOUT)
 
 
 def shown_weights(win):
@@ -38,9 +41,9 @@ def test_the_timeline_shows_every_view_at_an_earlier_epoch_and_export_writes_it(
     slider, t = win.timeline.slider, win.session.trainer
     live = t.theta.copy()
     assert slider.maximum() == 40 and slider.value() == 40
-    keys(slider, Key.Key_Home)  # epoch 0: the initial weights
+    drawn_after(win, qtbot, slider, Key.Key_Home)  # epoch 0: the initial weights
     np.testing.assert_array_equal(shown_weights(win), t.tape.at(0)[1])
-    keys(slider, Key.Key_PageUp)  # one page on: epoch 10
+    drawn_after(win, qtbot, slider, Key.Key_PageUp)  # one page on: epoch 10
     k = slider.value()
     assert 0 < k < 40 and win.rewound_to == k
     w_k = t.tape.at(k)[1]
@@ -63,15 +66,25 @@ def test_the_timeline_shows_every_view_at_an_earlier_epoch_and_export_writes_it(
     np.testing.assert_array_equal(flatten([(np.array(W), np.array(b)) for W, b in m.weights]), w_k)
     assert m.history["epoch"][-1] == k
     # the right end is the run as it is
-    keys(slider, Key.Key_End)
+    drawn_after(win, qtbot, slider, Key.Key_End)
     assert win.rewound_to is None and not any(c.isVisible() for c in loss_view(win).cursors)
     np.testing.assert_array_equal(shown_weights(win), live)
+
+
+def test_a_drag_draws_the_epoch_it_stops_at_not_each_it_passes(win, qtbot, monkeypatch):
+    """Each move drew every view at once in its turn: 0.3 s at 8 x 64 for a soak's drag."""
+    train_to_end(win, qtbot, 40)
+    drawn = []
+    present = win.decision_plot.present
+    monkeypatch.setattr(win.decision_plot, "present", lambda s: drawn.append(s.epoch) or present(s))
+    drawn_after(win, qtbot, win.timeline.slider, Key.Key_Home, Key.Key_PageUp, Key.Key_PageUp)
+    assert drawn == [0, 20] and win.rewound_to == 20
 
 
 def test_continue_from_here_branches_and_the_loss_plot_shows_both(win, qtbot):
     train_to_end(win, qtbot, 40)
     slider = win.timeline.slider
-    keys(slider, Key.Key_Home, Key.Key_PageUp, Key.Key_PageUp)
+    drawn_after(win, qtbot, slider, Key.Key_Home, Key.Key_PageUp, Key.Key_PageUp)
     k = win.rewound_to
     assert k == 20
     w_k = win.session.trainer.tape.at(k)[1].copy()
