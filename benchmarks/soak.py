@@ -225,6 +225,15 @@ class Watch:
         return slope * (t[-1] - t[0]), slope * 60.0
 
 
+    def minute_floors(self):
+        """The lowest RSS sample of each minute (MiB): a leak lifts them all, a run live at the
+        end of the soak only the last."""
+        floors = {}
+        for t, m in self.rss:
+            floors[int(t // 60)] = min(m, floors.get(int(t // 60), m))
+        return [floors[k] for k in sorted(floors)]
+
+
 class Soak:
     """The random user: picks an action by weight, performs it on the real widgets, logs it."""
 
@@ -539,6 +548,7 @@ def report(soak, watch, minutes, seed, log_path):
           f"({len(ms)} samples, every {RSS_EVERY_MS // 1000} s)")
     print("  " + " ".join(f"{t / 60:.1f}m:{m:.0f}" for t, m in watch.rss))
     print(f"second half: trend {slope:+.2f} MiB/min, rise {rise:+.1f} MiB")
+    print("each minute's lowest: " + " ".join(f"{m:.0f}" for m in watch.minute_floors()))
     targets = {"no uncaught exception": not watch.exceptions,
                f"no gap > {GAP_MS:.0f} ms": not watch.gaps,
                f"flat memory (second-half rise < {FLAT_MIB:.0f} MiB)": rise < FLAT_MIB}
@@ -595,7 +605,8 @@ def main(argv=None):
         sampler.join()
         for timer in (actor, heartbeat, rss):
             timer.stop()
-        watch.sample_rss()
+        if watch.elapsed() - watch.rss[-1][0] > 1.0:  # the timer's last sample may be at the end: not twice
+            watch.sample_rss()
         w.close()  # stops the worker and waits for it, as quitting does
         app.processEvents()
     ok = report(soak, watch, args.minutes, args.seed, log_path)
