@@ -22,7 +22,7 @@ Watched meanwhile:
     and where the GUI thread was: a thread samples its stack every 20 ms while the heartbeat
     is over 100 ms late, and the report ranks the innermost lines of our code it was in, and
     what the other threads (the worker, a gradient check...) were running meanwhile;
-  * memory: RSS (VmRSS of /proc/self/status) every 10 s.
+  * memory: RSS (VmRSS of /proc/self/status) every 10 s, and each minute's lowest sample.
 Targets: no exception, no gap over 250 ms, flat memory: the least-squares line through the
 second half's RSS samples rises less than 10 MiB over that half. Exit status 1 if one is missed.
 
