@@ -304,3 +304,27 @@ def test_an_mlp_compiles_on_first_use_not_in_the_constructor(monkeypatch):
     assert built == [1]
     Trainer(cfg, make_dataset("moons", 20, seed=1)).step()  # the same shape: no second compile
     assert built == [1]
+
+
+def test_a_compile_calls_check_every_few_milliseconds_and_stops_where_it_raises(monkeypatch):
+    """A new network's first step compiles its program (8 x 64: 0.1-0.4 s) with no check point:
+    a Pause, Reset or Import waited for the compile to end with the window frozen (a soak's
+    longest gaps, 210-250 ms, each an 8 x 64 Step followed by an Import)."""
+    from micrograd.compiled import engine as engine_module
+    from micrograd.train import Interrupted
+    monkeypatch.setattr(engine_module, "_PROGRAMS", collections.OrderedDict())
+    cfg = Config(inputs=2, layers=[64] * 8 + [1], activations=["tanh"] * 8 + ["linear"], loss="mse")
+    t = Trainer(cfg, make_dataset("moons", 20, seed=0))
+    X, Y = t.train.X[:1], t.Y[:1]  # one sample: one chunk, so every check is the compile's
+    seen = []
+    t.engine.loss_and_grad(t.theta, X, Y, seen.append)
+    assert len(seen) >= 10 and set(seen) == {0.0}
+
+    def stop(fraction):
+        raise Interrupted
+    monkeypatch.setattr(engine_module, "_PROGRAMS", collections.OrderedDict())
+    t = Trainer(cfg, make_dataset("moons", 20, seed=0))
+    with pytest.raises(Interrupted):
+        t.engine.loss_and_grad(t.theta, X, Y, stop)
+    assert t.engine._program is None and not engine_module._PROGRAMS  # nothing half-built is kept
+    assert np.isfinite(t.engine.loss_and_grad(t.theta, X, Y)[0])  # it compiles the next time

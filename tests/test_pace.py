@@ -170,14 +170,25 @@ class Seen(Parted):
         yield from super().present(snapshot)
 
 
-def test_a_drag_draws_its_latest_position_in_parts_and_skips_those_it_passed_over(qtbot):
-    """`draw_latest`, as a timeline drag asks for each move: every view drew at once in the
-    move's turn (0.3 s at 8 x 64), for each position passed over too."""
+def seen_pump(qtbot):
+    """A pump over two `Seen` views: (pump, views, their log, window)."""
     log = []
     views = [Seen(log), Seen(log)]
     pump, window = shown_pump(qtbot, views)
+    return pump, views, log, window
+
+
+def snapshots(n):
+    """`n` snapshots of one session, each an object of its own."""
     s = Session(Config(layers=[3, 1], activations=["relu", "linear"]), DataSpec(samples=20))
-    first, passed, last = s.snapshot(), s.snapshot(), s.snapshot()
+    return [s.snapshot() for _ in range(n)]
+
+
+def test_a_drag_draws_its_latest_position_in_parts_and_skips_those_it_passed_over(qtbot):
+    """`draw_latest`, as a timeline drag asks for each move: every view drew at once in the
+    move's turn (0.3 s at 8 x 64), for each position passed over too."""
+    pump, views, log, window = seen_pump(qtbot)
+    first, passed, last = snapshots(3)
     pump.draw_latest(first)
     pump.draw_latest(passed)  # moves in the same turn: nothing more is drawn in it
     pump.draw_latest(last)
@@ -191,11 +202,8 @@ def test_a_drag_draws_its_latest_position_in_parts_and_skips_those_it_passed_ove
 
 
 def test_a_draw_after_a_drag_replaces_the_position_waiting(qtbot):
-    log = []
-    views = [Seen(log), Seen(log)]
-    pump, window = shown_pump(qtbot, views)
-    s = Session(Config(layers=[3, 1], activations=["relu", "linear"]), DataSpec(samples=20))
-    first, waiting, now = s.snapshot(), s.snapshot(), s.snapshot()
+    pump, views, log, window = seen_pump(qtbot)
+    first, waiting, now = snapshots(3)
     pump.draw_latest(first)
     pump.draw_latest(waiting)
     pump.draw_now(now)  # back to the run as it is (Train, an edit): `waiting` is older

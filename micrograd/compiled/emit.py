@@ -23,7 +23,7 @@ import numpy as np
 from ..losses import LOSSES
 from ..ops import UNARY
 from .layout import Layout, fuse
-from .trace import Graph, Unsupported
+from .trace import Graph, Unsupported, unchecked
 
 MAX_BOUND = 8  # batch sizes kept compiled at once
 
@@ -43,17 +43,24 @@ class Bound(NamedTuple):
 class Program:
     """A compiled model + per-sample loss. `bind(B)` gives the runnable program for batch size B."""
 
-    def __init__(self, model, loss):
-        graph = Graph(model, loss)  # refuses an unknown loss
+    def __init__(self, model, loss, check=None):
+        """`check(0.0)`, if given, is called every few milliseconds of the compile (8 x 64 takes
+        0.1-0.4 s): a trainer's callback that raises to stop its run stops the compile there,
+        and a window waiting for that thread to end waits no longer."""
+        check = check or unchecked
+        graph = Graph(model, loss, check)  # refuses an unknown loss
         self.reduce = LOSSES[loss][1]  # "mean" or "sum" over the batch
         self.nparams, self.nin, self.nout = graph.nparams, graph.nin, graph.nout
+        check(0.0)
         self.groups = fuse(graph)
         self.layout = Layout(graph, self.groups)
         self.nrows = self.layout.nrows
         self.theta = np.zeros(self.nparams)  # copied in each call; weight blocks are views of it
         self.theta_grad = np.zeros(self.nparams)  # written by backward
+        check(0.0)
         self._emitter = _Emitter(graph, self.layout)
         self.source = self._emitter.generate(self.groups)
+        check(0.0)
         self._code = compile(self.source, "<micrograd.compiled>", "exec")
         outs = [self.layout.row(o) for o in graph.outputs]
         if outs == list(range(outs[0], outs[0] + len(outs))):

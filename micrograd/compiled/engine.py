@@ -16,15 +16,16 @@ _PROGRAMS_LOCK = threading.Lock()
 MAX_PROGRAMS = 8
 
 
-def _program(model, loss):
-    """A Program for `model` and `loss`: for an MLP, the one compiled for its shape if there is one."""
+def _program(model, loss, check=None):
+    """A Program for `model` and `loss`: for an MLP, the one compiled for its shape if there is one.
+    A compile calls `check` as `Program` does."""
     if type(model) is not MLP:  # any other Module, a subclass too: its structure is not known before tracing
-        return Program(model, loss)
+        return Program(model, loss, check)
     key = (model.nin, tuple(model.sizes), tuple(model.activations), loss)
     with _PROGRAMS_LOCK:
         program = _PROGRAMS.pop(key, None)
         if program is None:
-            program = Program(model, loss)
+            program = Program(model, loss, check)
         _PROGRAMS[key] = program
         while len(_PROGRAMS) > MAX_PROGRAMS:
             _PROGRAMS.popitem(last=False)
@@ -38,7 +39,8 @@ class CompiledEngine:
     new seed or the next run of an evals session costs no compile), else compiles one. Any
     other model (a subclass of MLP too) is compiled in the constructor, which raises
     `Unsupported` for what it cannot handle; an MLP (which always compiles) is compiled on first use, so a new network costs
-    the thread that trains it, not the window's (8 x 64: 0.2-0.4 s). Like every engine it gives
+    the thread that trains it, not the window's (8 x 64: 0.1-0.4 s), and a pause stops it (the
+`check` of the call that compiles). Like every engine it gives
     the data loss; the Trainer adds the penalties on theta.
     """
 
@@ -53,15 +55,18 @@ class CompiledEngine:
 
     @property
     def program(self):
+        return self._compiled()
+
+    def _compiled(self, check=None):
         if self._program is None:
-            self._program = _program(self.model, self.cfg.loss)
+            self._program = _program(self.model, self.cfg.loss, check)
         return self._program
 
     def _run(self, theta, X, Y, want_grad, check):
         n = len(X)
         if n == 0:
             raise ValueError("an empty batch has no loss")
-        program = self.program
+        program = self._compiled(check)
         size = self.chunk or max(64, CHUNK_BYTES // (8 * 3 * max(program.nrows, 1)))
         X = np.asarray(X, dtype=float).reshape(n, program.nin)
         Y = np.asarray(Y, dtype=float).reshape(n, program.nout)
@@ -96,7 +101,8 @@ class CompiledEngine:
     # NOTE: where the Value engine raises (exp/pow overflow, log of a non-positive
     # number) we return inf/nan, silently; the Trainer stops such a run as diverged.
     # `check(fraction)`, if given, is called between the chunks of a batch too big for one
-    # (see train.ValueEngine); a batch of one chunk is too quick to need it.
+    # (see train.ValueEngine), and with 0.0 while the first call compiles the program; a
+    # batch of one chunk is too quick to need it.
     def loss(self, theta, X, Y, check=None):
         """(data loss, outputs (n, outputs)) at theta, no gradient."""
         with one_blas_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):

@@ -11,6 +11,13 @@ from ..nn import as_list
 from ..ops import UNARY
 
 
+CHECK_EVERY = 4096  # Values read between two calls of a Graph's `check`: a few ms
+
+
+def unchecked(fraction):
+    """The `check` of a compile nobody may stop."""
+
+
 class Unsupported(Exception):
     """The compiler cannot handle this model or loss; the message says what."""
 
@@ -80,16 +87,21 @@ class Graph:
     outputs, sample_loss: positions of the model's outputs and of the per-sample loss.
     """
 
-    def __init__(self, model, loss):
+    def __init__(self, model, loss, check=unchecked):
         params, xs, ys, outs, term = trace(model, loss)
+        check(0.0)
         self.nparams, self.nin, self.nout = len(params), len(xs), len(outs)
         leaves = {id(v): Leaf(source, i) for source, values in (("param", params), ("x", xs), ("y", ys))
                   for i, v in enumerate(values)}
         if len(leaves) < len(params) + len(xs) + len(ys):  # the placeholders are new Values
             raise Unsupported("a parameter is listed twice in model.parameters()")
+        check(0.0)
         self.items, self.nodes = [], []
         position = {}  # id(Value) -> its position in items (a one-term sum: its term's)
-        for v in _parents_first([*outs, term]):
+        order = _parents_first([*outs, term])
+        for k, v in enumerate(order):
+            if k % CHECK_EVERY == 0:
+                check(0.0)
             parents = v.parents
             if not parents:
                 if id(v) not in leaves:
