@@ -322,6 +322,29 @@ def test_a_hidden_distributions_view_builds_its_plots_when_shown_a_plot_per_turn
     assert view._plots[0].titleLabel.text == "layer 1 gradients"
 
 
+def test_a_hidden_weights_view_builds_its_plots_when_shown_a_plot_per_turn(qtbot):
+    """Nine plots of 8 x 64 in the tab click's turn: 100-240 ms (a soak's longest gap)."""
+    from microgradgui.views.weights import WeightsView
+    tabs = QtWidgets.QTabWidget()
+    qtbot.addWidget(tabs)
+    view = WeightsView()
+    tabs.addTab(QtWidgets.QWidget(), "other")
+    tabs.addTab(view, "weights")
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    s = Session(Config(layers=[4, 4, 1], activations=["tanh", "tanh", "linear"]), DataSpec("moons", samples=30))
+    view.reset(s.setup())
+    view.draw(s.snapshot([s.step()]))
+    assert view._plots == []  # hidden: nothing built
+    tabs.setCurrentWidget(view)
+    assert len(view._plots) == 1 and not view.caught_up
+    assert view.graphics.ci.layout.count() == 0  # placed together at the end, not half a grid meanwhile
+    qtbot.waitUntil(lambda: view.caught_up)
+    assert len(view._plots) == 3 and view.graphics.ci.layout.count() == 4  # and the colour bar
+    W = np.asarray(s.snapshot().weights[1][0])
+    np.testing.assert_allclose(view._w_items[1].image, W)
+
+
 def test_a_background_thread_waits_while_the_gui_thread_handles_an_event(qtbot, monkeypatch):
     """Beside two busy Python threads the window's work took 4-8 times as long (the GIL goes
     round): a worker's check point waits while the GUI thread handles an event."""

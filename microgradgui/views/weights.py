@@ -91,33 +91,36 @@ class WeightsView(LiveView, QtWidgets.QWidget):
 
     # the view protocol
     def prepare(self, setup) -> None:
-        self.when_shown(functools.partial(self.set_architecture, setup.config.inputs, setup.config.layers))
+        self.when_shown(functools.partial(self._build, setup.config.inputs, setup.config.layers))
 
     def present(self, snapshot) -> None:
         self.show_weights(snapshot.weights, snapshot.grads)
 
     # public API
     def set_architecture(self, inputs: int, layers: list[int]) -> None:
+        for _ in self._build(inputs, layers):
+            pass
+
+    def _build(self, inputs: int, layers: list[int]):
+        """`set_architecture`, a new plot a part: the plots are kept and placed anew (never done
+        per frame), as a new pyqtgraph plot costs ~10 ms (its menus), and making all nine of
+        8 x 64 in one turn of the event loop took 100-240 ms. They are placed in the last part,
+        so the view never shows half a grid."""
         shapes = [(nout, nin) for nin, nout in zip([inputs, *layers], layers)]
         self.weight_levels.reset()
         self.grad_levels.reset()
         if shapes == self._shapes:
             return
-        self._shapes = shapes
         self._weights = self._grads = None
-        # The plots are kept and placed anew (never done per frame): a new pyqtgraph plot costs
-        # ~10 ms (its menus), and making all nine of 8 x 64 on every change of the network
-        # was a 100-200 ms turn of the event loop.
+        while len(self._plots) < len(shapes):
+            self._new_plot()
+            yield
+        self._shapes = shapes  # only now: a build superseded midway leaves the grid to the next
         grid = self.graphics.ci
         for item in [*self._plots, self.colorbar]:
             if item.scene() is not None:
                 grid.removeItem(item)
-        while len(self._plots) > len(shapes):
-            self._plots.pop()
-            self._w_items.pop()
-            self._b_items.pop()
-        while len(self._plots) < len(shapes):
-            self._new_plot()
+        del self._plots[len(shapes):], self._w_items[len(shapes):], self._b_items[len(shapes):]
         n = len(shapes)
         rows = 1 if n <= 4 else 2
         cols = math.ceil(n / rows)
