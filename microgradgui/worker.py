@@ -220,8 +220,8 @@ class TrainWorker(QtCore.QObject):
         self.gui_first.wait(self._ending)
         if self._ending():
             raise Interrupted
-        if fraction >= 1.0:
-            return  # the epoch is done: it is sent whole
+        if not 0.0 < fraction < 1.0:
+            return  # nothing done yet (a new network's compile, which checks too), or all: sent whole
         now = time.monotonic()
         if self._epoch_started is None:
             self._epoch_started = now

@@ -328,3 +328,21 @@ def test_a_compile_calls_check_every_few_milliseconds_and_stops_where_it_raises(
         t.engine.loss_and_grad(t.theta, X, Y, stop)
     assert t.engine._program is None and not engine_module._PROGRAMS  # nothing half-built is kept
     assert np.isfinite(t.engine.loss_and_grad(t.theta, X, Y)[0])  # it compiles the next time
+
+
+def test_a_compile_holds_no_lock_while_it_checks(monkeypatch):
+    """A check may wait (for the window's turn, a frame's gate): the program cache's lock held
+    meanwhile made the window's own call for a program (`Trainer.measure`) wait with it."""
+    from micrograd.compiled import engine as engine_module
+    monkeypatch.setattr(engine_module, "_PROGRAMS", collections.OrderedDict())
+    cfg = Config(inputs=2, layers=[4, 1], activations=["tanh", "linear"], loss="mse")
+    t = Trainer(cfg, make_dataset("moons", 20, seed=0))
+    free = []
+
+    def check(fraction):
+        free.append(engine_module._PROGRAMS_LOCK.acquire(blocking=False))
+        if free[-1]:
+            engine_module._PROGRAMS_LOCK.release()
+    t.engine.loss_and_grad(t.theta, t.train.X[:1], t.Y[:1], check)
+    assert free and all(free)
+    assert Trainer(cfg, make_dataset("moons", 20, seed=1)).engine.program is t.engine.program  # kept for the shape

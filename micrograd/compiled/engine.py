@@ -18,15 +18,20 @@ MAX_PROGRAMS = 8
 
 def _program(model, loss, check=None):
     """A Program for `model` and `loss`: for an MLP, the one compiled for its shape if there is one.
-    A compile calls `check` as `Program` does."""
+    A compile calls `check` as `Program` does, outside the lock: a check may wait for the
+    window's turn, and the window's own thread may want a program meanwhile (`Trainer.measure`).
+    Two threads compiling one shape at once both compile; the first one kept serves from then on."""
     if type(model) is not MLP:  # any other Module, a subclass too: its structure is not known before tracing
         return Program(model, loss, check)
     key = (model.nin, tuple(model.sizes), tuple(model.activations), loss)
     with _PROGRAMS_LOCK:
-        program = _PROGRAMS.pop(key, None)
-        if program is None:
-            program = Program(model, loss, check)
-        _PROGRAMS[key] = program
+        if key in _PROGRAMS:
+            _PROGRAMS.move_to_end(key)  # the latest last
+            return _PROGRAMS[key]
+    program = Program(model, loss, check)
+    with _PROGRAMS_LOCK:
+        program = _PROGRAMS.setdefault(key, program)
+        _PROGRAMS.move_to_end(key)
         while len(_PROGRAMS) > MAX_PROGRAMS:
             _PROGRAMS.popitem(last=False)
         return program
@@ -38,10 +43,10 @@ class CompiledEngine:
     Takes the program of an earlier engine for an MLP of the same shape and loss (a Reset, a
     new seed or the next run of an evals session costs no compile), else compiles one. Any
     other model (a subclass of MLP too) is compiled in the constructor, which raises
-    `Unsupported` for what it cannot handle; an MLP (which always compiles) is compiled on first use, so a new network costs
-    the thread that trains it, not the window's (8 x 64: 0.1-0.4 s), and a pause stops it (the
-`check` of the call that compiles). Like every engine it gives
-    the data loss; the Trainer adds the penalties on theta.
+    `Unsupported` for what it cannot handle; an MLP (which always compiles) is compiled on
+    first use, so a new network costs the thread that trains it, not the window's (8 x 64:
+    0.1-0.4 s), and a pause stops it (the `check` of the call that compiles). Like every
+    engine it gives the data loss; the Trainer adds the penalties on theta.
     """
 
     name = "compiled"

@@ -15,7 +15,7 @@ CHECK_EVERY = 4096  # Values read between two calls of a Graph's `check`: a few 
 
 
 def unchecked(fraction):
-    """The `check` of a compile nobody may stop."""
+    """The `check` of a compile nobody may stop (`Program`'s default)."""
 
 
 class Unsupported(Exception):
@@ -87,7 +87,7 @@ class Graph:
     outputs, sample_loss: positions of the model's outputs and of the per-sample loss.
     """
 
-    def __init__(self, model, loss, check=unchecked):
+    def __init__(self, model, loss, check):
         params, xs, ys, outs, term = trace(model, loss)
         check(0.0)
         self.nparams, self.nin, self.nout = len(params), len(xs), len(outs)
