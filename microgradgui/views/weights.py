@@ -110,17 +110,20 @@ class WeightsView(LiveView, QtWidgets.QWidget):
         self.weight_levels.reset()
         self.grad_levels.reset()
         if shapes == self._shapes:
+            self._keep_plots(len(shapes))  # a superseded build's, if any (see below)
             return
         self._weights = self._grads = None
         while len(self._plots) < len(shapes):
             self._new_plot()
             yield
-        self._shapes = shapes  # only now: a build superseded midway leaves the grid to the next
+        # Only now: a build superseded midway leaves the grid as it was, and plots it made but
+        # did not place, which the next build places or drops.
+        self._shapes = shapes
         grid = self.graphics.ci
         for item in [*self._plots, self.colorbar]:
             if item.scene() is not None:
                 grid.removeItem(item)
-        del self._plots[len(shapes):], self._w_items[len(shapes):], self._b_items[len(shapes):]
+        self._keep_plots(len(shapes))
         n = len(shapes)
         rows = 1 if n <= 4 else 2
         cols = math.ceil(n / rows)
@@ -144,6 +147,10 @@ class WeightsView(LiveView, QtWidgets.QWidget):
         grid.setGeometry(self.graphics.range)
         self._apply_levels(1.0)
         self._render()
+
+    def _keep_plots(self, n: int) -> None:
+        """Drop the plots after the first `n`: for layers gone, or made but never placed."""
+        del self._plots[n:], self._w_items[n:], self._b_items[n:]
 
     def _new_plot(self) -> None:
         """One more layer's plot: W and the bias column, on the view's colour map."""
