@@ -75,6 +75,7 @@ class FramePump(QtCore.QObject):
         drag of the timeline asks for a draw on each move, and drew every view in the move's
         turn (0.3 s at 8 x 64, the decision surface most of it); the positions it passes over
         are not drawn. Only for snapshots that bring no new epochs: a view may miss one."""
+        assert not snapshot.new, "a view would miss these epochs"
         if self._soon:
             self._next = snapshot
         else:
@@ -120,8 +121,8 @@ class FramePump(QtCore.QObject):
                 g.done(0.0)
             return
         steps = []
-        for view in self.views:
-            steps.append(functools.partial(_next_part, view.draw_parts(snapshot)))
+        for view, step in zip(self.views, self._parts(snapshot)):
+            steps.append(step)
             if view.isVisible():
                 steps.append(_paint_now)
         self._drawing += 1

@@ -3,6 +3,7 @@ draw in parts, one per turn, background engine threads wait while the GUI thread
 the window's process computes on one BLAS thread."""
 import dataclasses
 import threading
+import types
 
 import numpy as np
 import pytest
@@ -170,6 +171,11 @@ class Seen(Parted):
         yield from super().present(snapshot)
 
 
+def seen(view):
+    """Which snapshots `view` presented (by identity: they hold arrays)."""
+    return [id(s) for s in view.seen]
+
+
 def seen_pump(qtbot):
     """A pump over two `Seen` views: (pump, views, their log, window)."""
     log = []
@@ -193,9 +199,9 @@ def test_a_drag_draws_its_latest_position_in_parts_and_skips_those_it_passed_ove
     pump.draw_latest(passed)  # moves in the same turn: nothing more is drawn in it
     pump.draw_latest(last)
     assert log == ["part 0"] and not pump.idle
-    with qtbot.waitSignal(pump.drawn):
+    with qtbot.waitSignal(pump.drawn, timeout=int(TIMEOUT_S * 1000)):
         pass
-    assert pump.idle and all(v.seen == [first, last] for v in views)
+    assert pump.idle and all(seen(v) == [id(first), id(last)] for v in views)
     parts = [entry for entry in log if entry.startswith("part")]
     assert parts == ["part 0", "part 1", "part 2"] * 4
     assert log.index("turn after 0") < log.index("part 1")
@@ -207,9 +213,9 @@ def test_a_draw_after_a_drag_replaces_the_position_waiting(qtbot):
     pump.draw_latest(first)
     pump.draw_latest(waiting)
     pump.draw_now(now)  # back to the run as it is (Train, an edit): `waiting` is older
-    assert all(v.seen == [first, now] for v in views)
-    qtbot.waitUntil(lambda: pump.idle)
-    assert all(v.seen == [first, now] for v in views)
+    assert all(seen(v) == [id(first), id(now)] for v in views)
+    qtbot.waitUntil(lambda: pump.idle, timeout=int(TIMEOUT_S * 1000))
+    assert all(seen(v) == [id(first), id(now)] for v in views)
 
 
 def test_the_largest_networks_decision_surface_comes_in_parts(qtbot, monkeypatch):
@@ -343,6 +349,43 @@ def test_a_hidden_weights_view_builds_its_plots_when_shown_a_plot_per_turn(qtbot
     assert len(view._plots) == 3 and view.graphics.ci.layout.count() == 4  # and the colour bar
     W = np.asarray(s.snapshot().weights[1][0])
     np.testing.assert_allclose(view._w_items[1].image, W)
+
+
+def test_a_weights_build_superseded_midway_leaves_no_plot_behind(qtbot):
+    """A build for another network stopped after a plot (the network edited back meanwhile):
+    the plot it made, never placed, must not stay among the view's."""
+    from microgradgui.views.weights import WeightsView
+    view = WeightsView()
+    qtbot.addWidget(view)
+    view.set_architecture(2, [4, 1])
+    parts = view._build(2, [4, 4, 4, 1])
+    next(parts)  # one new plot made, then superseded
+    view.set_architecture(2, [4, 1])
+    assert view.image_shapes() == [(4, 2), (1, 4)]
+    view.set_architecture(2, [3, 3, 1])
+    assert view.image_shapes() == [(3, 2), (3, 3), (1, 3)] and view.graphics.ci.layout.count() == 4
+
+
+def test_a_new_networks_compile_sends_no_progress_frames(qtbot, monkeypatch):
+    """The compile of a new network's first epoch calls the worker's check with nothing done
+    yet (0.0): as a long epoch's progress, that was a frame of unchanged weights, every view
+    redrawn while the compile waited on it."""
+    monkeypatch.setattr(worker, "LONG_EPOCH", 0.0)
+    w = worker.TrainWorker(Session(Config(layers=[3, 1], activations=["relu", "linear"]), DataSpec(samples=20)))
+    w.gui_first = types.SimpleNamespace(wait=lambda done: None)  # no GUI to wait for here
+    w._pending, w._last, w._epoch_started = [], 0.0, None
+    frames = []
+
+    def drawn(frame):
+        frames.append(frame)
+        frame.gate.done()
+    w.progress.connect(drawn, QtCore.Qt.ConnectionType.DirectConnection)
+    for _ in range(3):
+        w._check(0.0)
+    assert frames == []
+    w._check(0.5)  # a long epoch half done: that is news
+    w._check(0.6)
+    assert [f.snapshot.progress for f in frames] == [0.6]
 
 
 def test_a_background_thread_waits_while_the_gui_thread_handles_an_event(qtbot, monkeypatch):

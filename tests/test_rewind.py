@@ -74,6 +74,7 @@ def test_the_timeline_shows_every_view_at_an_earlier_epoch_and_export_writes_it(
 def test_a_drag_draws_the_epoch_it_stops_at_not_each_it_passes(win, qtbot, monkeypatch):
     """Each move drew every view at once in its turn: 0.3 s at 8 x 64 for a soak's drag."""
     train_to_end(win, qtbot, 40)
+    assert win.decision_plot.isVisible()  # a hidden view would draw nothing at all
     drawn = []
     present = win.decision_plot.present
     monkeypatch.setattr(win.decision_plot, "present", lambda s: drawn.append(s.epoch) or present(s))
