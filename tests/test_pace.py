@@ -306,17 +306,23 @@ def test_a_restart_of_the_same_network_keeps_the_lens_layout(qtbot, monkeypatch)
     assert len(laid_out) == 2
 
 
-def test_a_hidden_distributions_view_builds_its_plots_when_shown_a_plot_per_turn(qtbot):
-    from microgradgui.views.distributions import DistributionsView
+def behind_a_tab(qtbot, view):
+    """`view` in the second tab of a shown tab widget, the first on show, reset for a new
+    session of three layers: (view, tabs, session)."""
     tabs = QtWidgets.QTabWidget()
     qtbot.addWidget(tabs)
-    view = DistributionsView()
     tabs.addTab(QtWidgets.QWidget(), "other")
-    tabs.addTab(view, "distributions")
+    tabs.addTab(view, "view")
     tabs.show()
     qtbot.waitExposed(tabs)
     s = Session(Config(layers=[4, 4, 1], activations=["tanh", "tanh", "linear"]), DataSpec("moons", samples=30))
     view.reset(s.setup())
+    return view, tabs, s
+
+
+def test_a_hidden_distributions_view_builds_its_plots_when_shown_a_plot_per_turn(qtbot):
+    from microgradgui.views.distributions import DistributionsView
+    view, tabs, s = behind_a_tab(qtbot, DistributionsView())
     for _ in range(3):
         view.draw(s.snapshot([s.step()]))
     assert view._plots == [] and view.columns() == 3  # the quantiles are taken, no plot is built
@@ -331,15 +337,7 @@ def test_a_hidden_distributions_view_builds_its_plots_when_shown_a_plot_per_turn
 def test_a_hidden_weights_view_builds_its_plots_when_shown_a_plot_per_turn(qtbot):
     """Nine plots of 8 x 64 in the tab click's turn: 100-240 ms (a soak's longest gap)."""
     from microgradgui.views.weights import WeightsView
-    tabs = QtWidgets.QTabWidget()
-    qtbot.addWidget(tabs)
-    view = WeightsView()
-    tabs.addTab(QtWidgets.QWidget(), "other")
-    tabs.addTab(view, "weights")
-    tabs.show()
-    qtbot.waitExposed(tabs)
-    s = Session(Config(layers=[4, 4, 1], activations=["tanh", "tanh", "linear"]), DataSpec("moons", samples=30))
-    view.reset(s.setup())
+    view, tabs, s = behind_a_tab(qtbot, WeightsView())
     view.draw(s.snapshot([s.step()]))
     assert view._plots == []  # hidden: nothing built
     tabs.setCurrentWidget(view)
