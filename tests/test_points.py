@@ -157,6 +157,25 @@ def test_clicks_place_points_of_each_class_and_training_goes_on(win, qtbot):
     assert epoch_of(win) == 2 and len(win.session.train) + len(win.session.test) == n + 3
 
 
+def test_a_point_placed_past_the_data_grows_the_diagrams_thumbnails_with_the_plot(win, qtbot):
+    """The diagram's neuron thumbnails show the model over the decision plot's plane: a point
+    placed near its corner grows both, or the thumbnails leave the new point out."""
+    small(win, hidden=3)
+    step(win, qtbot)
+    plot, diagram = win.decision_plot, win.network_view
+    inputs = diagram.thumbnail_image(0)  # x1 and x2 over the plane
+    assert inputs is not None
+    x0, x1, y0, y1 = plot._plane
+    click(plot, x1 - 0.02 * (x1 - x0), y1 - 0.02 * (y1 - y0))  # near the top right corner
+    wait_idle(qtbot, win)
+    grown = plot._plane
+    assert grown[1] > x1 and grown[3] > y1
+    (lo, hi), (xs, ys, _) = diagram._bounds, diagram._plane
+    np.testing.assert_allclose([lo[0], hi[0], lo[1], hi[1]], grown)
+    np.testing.assert_allclose([xs[0], xs[-1], ys[0], ys[-1]], grown)
+    assert diagram.thumbnail_image(0) != inputs  # drawn again, over the grown plane
+
+
 def test_a_click_on_a_point_picks_it_rather_than_placing_one(win, qtbot):
     plot = win.decision_plot
     x = win.session.train.X[0]

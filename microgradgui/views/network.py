@@ -114,6 +114,15 @@ class NetworkView(LiveView, QtWidgets.QGraphicsView):
         self._plane = plane_grid(*self._bounds, THUMB_GRID) if two else None
         self._layout()
 
+    def new_data(self, setup) -> None:
+        """Points placed by hand: the thumbnails' plane grows to take them in, as the decision
+        plot's does, so both show the model over one plane (the draw that follows redraws)."""
+        if self._plane is None:
+            return
+        lo, hi = data_bounds(setup.train, setup.test)
+        self._bounds = np.minimum(lo, self._bounds[0]), np.maximum(hi, self._bounds[1])
+        self._plane = plane_grid(*self._bounds, THUMB_GRID)
+
     def present(self, snapshot) -> None:
         self.show_weights(snapshot.weights)
         self._draw_thumbnails()
