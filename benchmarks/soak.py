@@ -224,7 +224,6 @@ class Watch:
         slope = float(np.polyfit(t, m, 1)[0])  # MiB per second
         return slope * (t[-1] - t[0]), slope * 60.0
 
-
     def minute_floors(self):
         """The lowest RSS sample of each minute (MiB): a leak lifts them all, a run live at the
         end of the soak only the last."""

@@ -16,7 +16,7 @@ by then (`collect_due`), and before each trim (in a turn of the event loop of it
 import ctypes
 import gc
 
-FULL_AFTER = 10  # young-generation passes between two full ones: CPython's own threshold
+FULL_AFTER = gc.get_threshold()[2]  # middle-generation passes between two full ones: CPython's
 
 
 def _malloc_trim():
