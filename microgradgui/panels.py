@@ -610,6 +610,7 @@ class RunStatus(LiveView, QtWidgets.QWidget):
         self.setObjectName("runStatus")
         self.epoch_label = QtWidgets.QLabel()
         self.epoch_label.setObjectName("epochLabel")
+        self.epoch_label.setWordWrap(True)  # on one line, a long status widened the whole panel
         self.rate_label = QtWidgets.QLabel()
         self.rate_label.setObjectName("rateLabel")
         self.rate_label.setToolTip("How fast the engine trains: epochs per second of training time, "

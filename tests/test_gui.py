@@ -1358,3 +1358,18 @@ def test_full_collections_wait_for_an_idle_moment(win):
     finally:
         gc.callbacks.remove(seen)
     assert win.collect_timer.isActive()
+
+
+def test_a_long_run_status_wraps_and_the_settings_stay_in_view(win, qtbot):
+    """"run 1/2 · epoch 1/300 · loss ... · 50% of epoch 2 · edited: loss ..., acc ..." on one
+    line set the settings panel's minimum width: its right edge (Reset, the engine's speed)
+    went out of view."""
+    small(win, epochs=300)
+    win.training_panel.evals.setValue(2)
+    step(win, qtbot)
+    win.pump.draw_now(win.session.snapshot(progress=0.5, measure=True))
+    text = win.training_panel.status.epoch_label.text()
+    assert text.startswith("run 1/2") and "of epoch" in text and "edited: loss" in text
+    area = win.controls
+    QtWidgets.QApplication.sendPostedEvents()  # the layouts' requests: the panel takes its new size
+    assert area.widget().minimumSizeHint().width() <= area.viewport().width()
